@@ -1,0 +1,10 @@
+"""consent: cookie-consent law enforced on the server, as ASGI middleware."""
+
+from __future__ import annotations
+
+from .middleware import ConsentMiddleware
+from .settings import Category, ConsentSettings
+from .state import ConsentState, get_consent
+
+__all__ = ["Category", "ConsentMiddleware", "ConsentSettings", "ConsentState", "get_consent"]
+__version__ = "0.1.0"

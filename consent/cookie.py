@@ -1,0 +1,141 @@
+"""The consent cookie: sign a visitor's choice, and read it back.
+
+This is the only module that knows the cookie's format and the only user of
+itsdangerous. A value that is missing, tampered with, signed with an unknown
+key, too old, or of another policy revision reads as "not decided": the banner
+comes back and nothing optional passes.
+
+Format (before signing): ``1.<consent id>.<revision>.<how>.<granted>`` where
+``how`` is ``a`` (accept all), ``r`` (reject all) or ``s`` (saved one by one)
+and ``granted`` lists the granted category keys joined by ``~``. itsdangerous
+appends ``.<timestamp>.<signature>``. Every character is URL-safe.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+import time
+from dataclasses import dataclass
+from typing import Literal
+
+from itsdangerous import BadSignature, SignatureExpired, TimestampSigner
+
+from .settings import ConsentSettings
+
+Method = Literal["a", "r", "s"]
+FORMAT_VERSION = "1"
+_SALT = "consent.cookie.v1"
+_CONSENT_ID = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
+_METHODS: dict[str, Method] = {"a": "a", "r": "r", "s": "s"}
+_CACHE_SIZE = 8192
+
+
+@dataclass(frozen=True, slots=True)
+class StoredChoice:
+    """A verified choice, as the cookie holds it."""
+
+    consent_id: str
+    revision: int
+    method: Method
+    granted: frozenset[str]
+    """Granted category keys, ``necessary`` not included."""
+    signed_at: int
+    """Unix time the cookie was signed."""
+    expires_at: int
+    """Unix time after which the choice no longer counts."""
+
+
+def new_consent_id() -> str:
+    """A random, URL-safe identifier for one browser's sequence of choices."""
+    return secrets.token_urlsafe(16)
+
+
+class ConsentCookie:
+    """Signs choices into cookie values and verifies them, with a bounded cache.
+
+    Verification costs an HMAC; a returning visitor sends the same value on
+    every request, so verified values are remembered and checked again only
+    for their expiry.
+    """
+
+    def __init__(self, settings: ConsentSettings) -> None:
+        keys = [k.get_secret_value() for k in reversed(settings.old_secret_keys)]
+        keys.append(settings.secret_key.get_secret_value())
+        # itsdangerous signs with the last key and accepts any of them.
+        self._signer = TimestampSigner(keys, salt=_SALT)
+        self._revision = settings.policy_revision
+        self._known_categories = frozenset(settings.category_keys)
+        self._accept_seconds = settings.accept_days * 86400
+        self._reject_seconds = settings.reject_days * 86400
+        self._verified: dict[str, StoredChoice] = {}
+
+    def lifetime(self, granted: frozenset[str]) -> int:
+        """Seconds a choice is kept: the accept lifetime if it grants anything."""
+        return self._accept_seconds if granted else self._reject_seconds
+
+    def sign(self, consent_id: str, method: Method, granted: frozenset[str]) -> str:
+        """The cookie value for a new choice."""
+        payload = ".".join(
+            (FORMAT_VERSION, consent_id, str(self._revision), method, "~".join(sorted(granted)))
+        )
+        return self._signer.sign(payload).decode("ascii")
+
+    def read(self, value: str | None) -> StoredChoice | None:
+        """The choice a cookie value holds, or None when it does not count."""
+        if not value:
+            return None
+        now = time.time()
+        choice = self._verified.get(value)
+        if choice is None:
+            choice = self._verify(value)
+            if choice is None:
+                return None
+            if len(self._verified) >= _CACHE_SIZE:
+                # Drop the oldest entry: dicts keep insertion order.
+                del self._verified[next(iter(self._verified))]
+            self._verified[value] = choice
+        if now >= choice.expires_at:
+            return None
+        return choice
+
+    def consent_id_of(self, value: str | None) -> str | None:
+        """The identifier in a genuine cookie, even one expired or of an older revision."""
+        if not value or len(value) > 1024:
+            return None
+        try:
+            payload = self._signer.unsign(value)
+            consent_id = payload.decode("ascii").split(".")[1]
+        except (BadSignature, UnicodeDecodeError, IndexError):
+            return None
+        return consent_id if _CONSENT_ID.match(consent_id) else None
+
+    def _verify(self, value: str) -> StoredChoice | None:
+        if len(value) > 1024:
+            return None
+        try:
+            payload, signed_at = self._signer.unsign(
+                value, max_age=self._accept_seconds, return_timestamp=True
+            )
+            version, consent_id, revision, method, granted = payload.decode("ascii").split(".")
+        except (BadSignature, SignatureExpired, UnicodeDecodeError, ValueError):
+            return None
+        how = _METHODS.get(method)
+        if (
+            how is None
+            or version != FORMAT_VERSION
+            or revision != str(self._revision)
+            or not _CONSENT_ID.match(consent_id)
+        ):
+            return None
+        # A category the site no longer declares grants nothing.
+        granted_set = frozenset(granted.split("~")) & self._known_categories
+        signed = int(signed_at.timestamp())
+        return StoredChoice(
+            consent_id=consent_id,
+            revision=self._revision,
+            method=how,
+            granted=granted_set,
+            signed_at=signed,
+            expires_at=signed + self.lifetime(granted_set),
+        )

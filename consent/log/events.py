@@ -1,0 +1,46 @@
+"""What one decision leaves in the consent log."""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal
+
+Action = Literal["accept_all", "reject_all", "custom", "withdraw", "gpc"]
+Mechanism = Literal["banner", "preferences", "api"]
+
+
+@dataclass(frozen=True, slots=True)
+class ConsentEvent:
+    """One decision, as it is proven later: who, when, what, how, after being told what."""
+
+    consent_id: str
+    occurred_at: datetime
+    """Server time, UTC."""
+    action: Action
+    granted: tuple[str, ...]
+    """Granted category keys, sorted; ``necessary`` included."""
+    denied: tuple[str, ...]
+    """Refused category keys, sorted."""
+    revision: int
+    locale: str
+    mechanism: Mechanism
+    notice_hash: str
+    """SHA-256 of the notice shown (texts and categories), stored once beside the log."""
+    gpc: bool
+    """Whether the decision was made with ``Sec-GPC: 1``."""
+    ip: str | None = None
+    """Truncated network (/24 or /48) when ``log_ip="truncated"``; else None."""
+
+
+def truncate_ip(address: str) -> str | None:
+    """The /24 (IPv4) or /48 (IPv6) network of an address, or None if it is not one."""
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return None
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    prefix = 24 if ip.version == 4 else 48
+    return str(ipaddress.ip_network(f"{ip}/{prefix}", strict=False))

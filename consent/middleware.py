@@ -1,0 +1,275 @@
+"""ConsentMiddleware: the request and response path."""
+
+from __future__ import annotations
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from .banner import BannerMarkup, Snippet
+from .cookie import ConsentCookie
+from .cookies import CookiePolicy, cookie_value, set_cookie_name, split_cookie_header
+from .endpoints import GPC_PATH, Assets, ConsentEndpoints
+from .inject import BodyInjector
+from .log import ConsentLog, open_consent_log
+from .settings import ConsentSettings
+from .state import SCOPE_KEY, UNDECIDED_GRANTS, ConsentState, Visitor
+
+# Statuses whose body is a page a visitor reads (not a redirect, an empty or a partial body).
+_PAGE_STATUSES = frozenset({200, 201, 202, 203}) | frozenset(range(400, 600))
+_UNSAFE_CHARSETS = (b"utf-16", b"utf-32", b"utf16", b"utf32")
+
+
+class ConsentMiddleware:
+    """Enforces the visitor's cookie consent on every HTTP response of an ASGI app.
+
+    ``app.add_middleware(ConsentMiddleware, settings=ConsentSettings(...))``. Without
+    ``settings``, they are read from ``CONSENT_*`` environment variables, ``.env``
+    and the TOML file named by ``CONSENT_CONFIG``. ``log`` replaces the consent log
+    that ``settings.log_url`` names.
+    """
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        settings: ConsentSettings | None = None,
+        *,
+        log: ConsentLog | None = None,
+    ) -> None:
+        self.app = app
+        self.settings = settings = settings if settings is not None else ConsentSettings()
+        self._cookie = ConsentCookie(settings)
+        self._policy = CookiePolicy(settings)
+        assets = Assets(settings.path_prefix)
+        self._markup = BannerMarkup(settings, assets.urls["consent.css"])
+        if log is None and settings.log_url:
+            log = open_consent_log(settings.log_url)
+        self.log = log
+        self._endpoints = ConsentEndpoints(
+            settings, self._cookie, self._policy, self._markup, assets, log
+        )
+        self._prefix = settings.path_prefix
+        self._prefix_slash = settings.path_prefix + "/"
+        self._cookie_marker = settings.cookie_name.encode("latin-1") + b"="
+        self._gpc_categories = frozenset(c.key for c in settings.categories if c.gpc_opt_out)
+        self._undecided = {
+            gpc: ConsentState(
+                decided=False,
+                granted=UNDECIDED_GRANTS,
+                consent_id=None,
+                gpc=gpc,
+                revision=settings.policy_revision,
+            )
+            for gpc in (False, True)
+        }
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        visitor = self.read_visitor(scope)
+        path: str = scope["path"]
+        if path == self._prefix or path.startswith(self._prefix_slash) or path == GPC_PATH:
+            await self._endpoints(scope, receive, send, visitor)
+            return
+        scope[SCOPE_KEY] = visitor.state
+        if visitor.refused_cookies:
+            scope = self._hide_refused_cookies(scope, visitor.state.granted)
+        response = _ResponseEditor(self, scope, visitor, send)
+        await self.app(scope, receive, response.send)
+
+    def read_visitor(self, scope: Scope) -> Visitor:
+        """The consent cookie, the GPC signal, and the cookies the choice refuses."""
+        cookie_headers: list[bytes] = []
+        gpc = False
+        for name, value in scope["headers"]:
+            if name == b"cookie":
+                cookie_headers.append(value)
+            elif name == b"sec-gpc" and value.strip() == b"1":
+                gpc = True
+        raw_choice = None
+        for header in cookie_headers:
+            if self._cookie_marker in header:
+                raw_choice = cookie_value(header, self.settings.cookie_name)
+                if raw_choice is not None:
+                    break
+        choice = self._cookie.read(raw_choice)
+        if choice is None:
+            state = self._undecided[gpc]
+        else:
+            granted = choice.granted
+            if gpc and choice.method != "s":
+                # GPC opts out of these unless the visitor ticked them one by one.
+                granted = granted - self._gpc_categories
+            state = ConsentState(
+                decided=True,
+                granted=granted | UNDECIDED_GRANTS,
+                consent_id=choice.consent_id,
+                gpc=gpc,
+                revision=choice.revision,
+            )
+        refused: list[str] = []
+        for header in cookie_headers:
+            for name, _ in split_cookie_header(header):
+                if not self._policy.allows(name, state.granted):
+                    refused.append(name)
+        return Visitor(
+            state=state,
+            choice=choice,
+            cookie_value=raw_choice,
+            cookie_headers=tuple(cookie_headers),
+            refused_cookies=tuple(dict.fromkeys(refused)),
+        )
+
+    def _hide_refused_cookies(self, scope: Scope, granted: frozenset[str]) -> Scope:
+        """A scope whose ``Cookie`` headers hold only the cookies the visitor allows."""
+        headers: list[tuple[bytes, bytes]] = []
+        for name, value in scope["headers"]:
+            if name == b"cookie":
+                kept = [
+                    raw
+                    for cookie, raw in split_cookie_header(value)
+                    if self._policy.allows(cookie, granted)
+                ]
+                if not kept:
+                    continue
+                value = b"; ".join(kept)
+            headers.append((name, value))
+        return {**scope, "headers": headers}
+
+
+class _ResponseEditor:
+    """Edits one response on its way out: cookies, banner, ``Vary``."""
+
+    __slots__ = (
+        "_held_start",
+        "_injector",
+        "_middleware",
+        "_scope",
+        "_send",
+        "_visitor",
+    )
+
+    def __init__(
+        self, middleware: ConsentMiddleware, scope: Scope, visitor: Visitor, send: Send
+    ) -> None:
+        self._middleware = middleware
+        self._scope = scope
+        self._visitor = visitor
+        self._send = send
+        self._held_start: Message | None = None
+        self._injector: BodyInjector | None = None
+
+    async def send(self, message: Message) -> None:
+        """The ``send`` the app calls."""
+        message_type = message["type"]
+        if message_type == "http.response.start":
+            await self._start(message)
+        elif message_type == "http.response.body" and self._held_start is not None:
+            start, self._held_start = self._held_start, None
+            await self._first_body(start, message)
+        elif message_type == "http.response.body" and self._injector is not None:
+            await self._body(self._injector, message)
+        else:
+            if self._held_start is not None:
+                # A body that is not ours to rewrite (pathsend, zero-copy): the
+                # original headers, already stripped of refused cookies, go first.
+                held, self._held_start = self._held_start, None
+                await self._send(held)
+            await self._send(message)
+
+    async def _start(self, message: Message) -> None:
+        middleware = self._middleware
+        policy = middleware._policy
+        granted = self._visitor.state.granted
+        headers: list[tuple[bytes, bytes]] = []
+        changed = False
+        is_html = False
+        encoded = False
+        for name, value in message.get("headers", ()):
+            lower = name.lower()
+            if lower == b"set-cookie":
+                cookie = set_cookie_name(value)
+                policy.learn_scope(cookie, value)
+                if not policy.allows(cookie, granted):
+                    changed = True
+                    continue
+            elif lower == b"content-type":
+                media_type, _, params = value.partition(b";")
+                is_html = media_type.strip().lower() == b"text/html" and not any(
+                    charset in params.lower() for charset in _UNSAFE_CHARSETS
+                )
+            elif lower == b"content-encoding":
+                encoded = value.strip().lower() not in (b"", b"identity")
+            headers.append((name, value))
+        if self._visitor.refused_cookies:
+            host = _header(self._scope, b"host")
+            headers.extend(policy.expiry_headers(self._visitor.refused_cookies, host))
+            changed = True
+        inject = (
+            is_html
+            and not encoded
+            and message["status"] in _PAGE_STATUSES
+            and self._scope["method"] != "HEAD"
+            # Only a page the visitor navigated to: not an iframe, nor an HTML
+            # fragment fetched by script (htmx, Turbo), which would get a banner each.
+            and _header(self._scope, b"sec-fetch-dest") in ("", "document")
+        )
+        if changed or inject:
+            message = {**message, "headers": headers}
+            if changed and not inject:
+                _add_vary_cookie(headers)
+        if inject:
+            self._held_start = message
+        else:
+            await self._send(message)
+
+    async def _first_body(self, start: Message, message: Message) -> None:
+        snippet = self._snippet().render(_request_target(self._scope))
+        headers: list[tuple[bytes, bytes]] = start["headers"]
+        for index, (name, value) in enumerate(headers):
+            if name.lower() == b"content-length" and value.strip().isdigit():
+                headers[index] = (name, str(int(value) + len(snippet)).encode("ascii"))
+        _add_vary_cookie(headers)
+        await self._send(start)
+        self._injector = injector = BodyInjector(snippet)
+        await self._body(injector, message)
+
+    async def _body(self, injector: BodyInjector, message: Message) -> None:
+        out = injector.feed(message.get("body", b""))
+        more_body = message.get("more_body", False)
+        if not more_body:
+            out += injector.finish()
+            self._injector = None
+        elif not out:
+            return
+        await self._send({"type": "http.response.body", "body": out, "more_body": more_body})
+
+    def _snippet(self) -> Snippet:
+        markup = self._middleware._markup
+        state = self._visitor.state
+        if state.decided:
+            return markup.settings_control
+        return markup.banner_gpc if state.gpc else markup.banner
+
+
+def _header(scope: Scope, wanted: bytes) -> str:
+    for name, value in scope["headers"]:
+        if name == wanted:
+            return str(value.decode("latin-1"))
+    return ""
+
+
+def _request_target(scope: Scope) -> str:
+    """The path and query of the request, as the browser asked for it."""
+    raw_path = scope.get("raw_path")
+    path = raw_path.decode("latin-1") if raw_path else scope["path"]
+    query: bytes = scope.get("query_string", b"")
+    return f"{path}?{query.decode('latin-1')}" if query else path
+
+
+def _add_vary_cookie(headers: list[tuple[bytes, bytes]]) -> None:
+    for name, value in headers:
+        if name.lower() == b"vary":
+            tokens = {token.strip().lower() for token in value.split(b",")}
+            if b"*" in tokens or b"cookie" in tokens:
+                return
+    headers.append((b"vary", b"Cookie"))

@@ -1,0 +1,275 @@
+"""Operator settings: what the site declares, read once at start-up.
+
+Every field can come from keyword arguments, ``CONSENT_*`` environment
+variables, a ``.env`` file, or a TOML file named by ``CONSENT_CONFIG``
+(in that order of precedence). Anything wrong fails here, at start-up, with a
+message that names the field, so that nothing about the operator's
+configuration has to be checked on the request path.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from datetime import date
+from fnmatch import fnmatchcase
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+NECESSARY = "necessary"
+"""The built-in category: always granted, cannot be refused."""
+
+MAX_CONSENT_DAYS = 395
+"""Upper bound of any stored choice: 13 months, under the browsers' 400-day cap."""
+
+GOOGLE_CONSENT_TYPES = frozenset(
+    {
+        "ad_storage",
+        "ad_user_data",
+        "ad_personalization",
+        "analytics_storage",
+        "functionality_storage",
+        "personalization_storage",
+    }
+)
+
+# RFC 6265 token characters: what a cookie name may be made of.
+_COOKIE_NAME = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
+# Cookie-name patterns: the same characters, plus the glob wildcards.
+_COOKIE_PATTERN = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z?\[\]]+$")
+
+CategoryKey = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_-]{0,31}$")]
+
+
+class Category(BaseModel):
+    """A purpose the visitor can grant or refuse, with the cookies it covers."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    key: CategoryKey
+    """Stable identifier: in the cookie, the log, forms and ``data-consent-category``."""
+    title: str = Field(min_length=1, max_length=80)
+    """Short name shown to the visitor, e.g. "Analytics"."""
+    description: str = Field(default="", max_length=1000)
+    """What the category does and who receives the data, shown to the visitor."""
+    cookies: tuple[str, ...] = ()
+    """Glob patterns (``*``, ``?``, ``[...]``) on cookie names, e.g. ``"_ga_*"``."""
+    gpc_opt_out: bool = False
+    """Denied when the browser sends ``Sec-GPC: 1``, unless the visitor chose it one by one."""
+    google_consent_types: tuple[str, ...] = ()
+    """Google Consent Mode types this category grants, e.g. ``"analytics_storage"``."""
+
+    @field_validator("cookies")
+    @classmethod
+    def _cookie_patterns_are_names(cls, patterns: tuple[str, ...]) -> tuple[str, ...]:
+        for pattern in patterns:
+            if not _COOKIE_PATTERN.match(pattern):
+                raise ValueError(f"{pattern!r} is not a cookie name or glob pattern")
+        return patterns
+
+    @field_validator("google_consent_types")
+    @classmethod
+    def _known_google_types(cls, types: tuple[str, ...]) -> tuple[str, ...]:
+        unknown = sorted(set(types) - GOOGLE_CONSENT_TYPES)
+        if unknown:
+            raise ValueError(
+                f"unknown Consent Mode type(s) {unknown}; "
+                f"known: {sorted(GOOGLE_CONSENT_TYPES)} (security_storage is always granted)"
+            )
+        return types
+
+
+def default_categories() -> list[Category]:
+    """The categories a site gets when it declares none: the usual three."""
+    return [
+        Category(
+            key="preferences",
+            title="Preferences",
+            description="Remember choices you make on this site, such as language or layout.",
+            google_consent_types=("functionality_storage", "personalization_storage"),
+        ),
+        Category(
+            key="analytics",
+            title="Analytics",
+            description=(
+                "Count visits and see which pages are read, so that we can improve the site."
+            ),
+            cookies=("_ga", "_ga_*", "_gid", "_pk_id.*", "_pk_ses.*"),
+            google_consent_types=("analytics_storage",),
+        ),
+        Category(
+            key="marketing",
+            title="Advertising",
+            description=(
+                "Show advertising and measure it, which shares data about your visit "
+                "with advertising partners."
+            ),
+            cookies=("_fbp", "_gcl_au", "IDE"),
+            gpc_opt_out=True,
+            google_consent_types=("ad_storage", "ad_user_data", "ad_personalization"),
+        ),
+    ]
+
+
+class ConsentSettings(BaseSettings):
+    """Everything the middleware needs to know about the site, validated at start-up."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="CONSENT_",
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="forbid",
+        frozen=True,
+        validate_default=True,
+    )
+
+    secret_key: SecretStr = Field(min_length=32)
+    """Signs the consent cookie. At least 32 characters; keep it secret."""
+    old_secret_keys: tuple[SecretStr, ...] = ()
+    """Earlier keys that still verify cookies (newest first), so a key can be rotated."""
+    categories: tuple[Category, ...] = Field(default_factory=lambda: tuple(default_categories()))
+    """The purposes the visitor chooses among; ``necessary`` is built in and always granted."""
+    necessary_cookies: tuple[str, ...] = ()
+    """The site's own strictly necessary cookies (glob patterns): session, CSRF, load balancer."""
+    undeclared_cookies: Literal["block", "allow"] = "block"
+    """What to do with a cookie no category declares: block it (default) or let it through."""
+    policy_revision: int = Field(default=1, ge=1)
+    """Raise it when the purposes change: every stored choice is asked again."""
+    accept_days: int = Field(default=365, ge=1, le=MAX_CONSENT_DAYS)
+    """How long a choice that grants something is kept (at most 395 days)."""
+    reject_days: int = Field(default=182, ge=1, le=MAX_CONSENT_DAYS)
+    """How long a refusal is kept, so the banner does not return at every visit."""
+    cookie_name: str = "consent"
+    """Name of the consent cookie itself."""
+    cookie_domain: str | None = None
+    """``Domain`` attribute of the consent cookie; ``None`` keeps it to the exact host."""
+    cookie_secure: bool | None = None
+    """``Secure`` attribute; ``None`` sets it whenever the request came over https."""
+    path_prefix: str = "/_consent"
+    """Where the middleware serves its own endpoints (decision, preferences, assets)."""
+    privacy_policy_url: str | None = None
+    """Link to the site's privacy or cookie policy, shown in the banner and preferences."""
+    log_url: str | None = "sqlite:///consent-log.db"
+    """Consent log database (``sqlite:///...`` or ``postgresql+asyncpg://...``); None: no log."""
+    log_ip: Literal["off", "truncated"] = "off"
+    """Keep the visitor's IP in the log: off, or truncated to /24 (IPv4) and /48 (IPv6)."""
+    gpc_last_update: date = date(2026, 11, 25)
+    """``lastUpdate`` of ``/.well-known/gpc.json``: when the site's GPC handling last changed."""
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: tuple[PydanticBaseSettingsSource, ...] = (
+            init_settings,
+            env_settings,
+            dotenv_settings,
+        )
+        config_file = os.environ.get("CONSENT_CONFIG")
+        if config_file:
+            path = Path(config_file)
+            if not path.is_file():
+                raise ValueError(f"CONSENT_CONFIG: no TOML file at {path}")
+            sources += (TomlConfigSettingsSource(settings_cls, toml_file=path),)
+        return sources
+
+    @field_validator("cookie_name")
+    @classmethod
+    def _cookie_name_is_a_token(cls, name: str) -> str:
+        if not _COOKIE_NAME.match(name):
+            raise ValueError(f"{name!r} is not a valid cookie name")
+        return name
+
+    @field_validator("necessary_cookies")
+    @classmethod
+    def _necessary_patterns(cls, patterns: tuple[str, ...]) -> tuple[str, ...]:
+        for pattern in patterns:
+            if not _COOKIE_PATTERN.match(pattern):
+                raise ValueError(f"{pattern!r} is not a cookie name or glob pattern")
+        return patterns
+
+    @field_validator("path_prefix")
+    @classmethod
+    def _path_prefix_shape(cls, prefix: str) -> str:
+        if not re.fullmatch(r"(/[A-Za-z0-9._~-]+)+", prefix):
+            raise ValueError(
+                f"{prefix!r} must start with '/', have no trailing '/' and only URL-safe characters"
+            )
+        return prefix
+
+    @field_validator("privacy_policy_url")
+    @classmethod
+    def _privacy_url_is_web(cls, url: str | None) -> str | None:
+        if url is not None and not re.match(r"^(/(?!/)|https?://)", url):
+            raise ValueError(f"{url!r} must be a site path ('/privacy') or an http(s) URL")
+        return url
+
+    @field_validator("secret_key")
+    @classmethod
+    def _secret_not_blank(cls, key: SecretStr) -> SecretStr:
+        if not key.get_secret_value().strip():
+            raise ValueError("must not be blank")
+        return key
+
+    @model_validator(mode="after")
+    def _categories_are_consistent(self) -> ConsentSettings:
+        seen_keys: dict[str, int] = {}
+        for index, category in enumerate(self.categories):
+            if category.key == NECESSARY:
+                raise ValueError(
+                    f"categories[{index}]: 'necessary' is built in and cannot be redefined; "
+                    "list its cookies in necessary_cookies"
+                )
+            if category.key in seen_keys:
+                raise ValueError(
+                    f"categories[{index}]: duplicate category key {category.key!r} "
+                    f"(also categories[{seen_keys[category.key]}])"
+                )
+            seen_keys[category.key] = index
+
+        owners: dict[str, str] = {}
+        declared = [(NECESSARY, p) for p in (self.cookie_name, *self.necessary_cookies)] + [
+            (c.key, p) for c in self.categories for p in c.cookies
+        ]
+        for key, pattern in declared:
+            owner = owners.get(pattern)
+            if owner is not None and owner != key:
+                raise ValueError(
+                    f"categories: cookie pattern {pattern!r} is declared in both {owner!r} "
+                    f"and {key!r}; a cookie belongs to one category"
+                )
+            owners[pattern] = key
+        # A literal name in one category caught by another category's glob is the same
+        # mistake in disguise: the visitor's choice for one would decide the other.
+        for key, pattern in declared:
+            if _is_glob(pattern):
+                continue
+            for other_key, other in declared:
+                if other_key != key and _is_glob(other) and fnmatchcase(pattern, other):
+                    raise ValueError(
+                        f"categories: cookie {pattern!r} of {key!r} also matches pattern "
+                        f"{other!r} of {other_key!r}; a cookie belongs to one category"
+                    )
+        return self
+
+    @property
+    def category_keys(self) -> tuple[str, ...]:
+        """Keys of the declared categories, in order, without ``necessary``."""
+        return tuple(category.key for category in self.categories)
+
+
+def _is_glob(pattern: str) -> bool:
+    return any(char in pattern for char in "*?[")

@@ -1,0 +1,72 @@
+"""ConsentState: what a request knows about its visitor's choice."""
+
+from __future__ import annotations
+
+from collections.abc import MutableMapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from .settings import NECESSARY
+
+if TYPE_CHECKING:
+    from starlette.requests import HTTPConnection
+
+    from .cookie import StoredChoice
+
+SCOPE_KEY = "consent"
+
+
+@dataclass(frozen=True, slots=True)
+class ConsentState:
+    """The visitor's consent for this request, in ``scope["consent"]``.
+
+    ``granted`` always holds ``necessary``. With Global Privacy Control on,
+    ``granted`` already leaves out the categories GPC turns off.
+    """
+
+    decided: bool
+    """Whether the visitor has made a choice under the current policy revision."""
+    granted: frozenset[str]
+    """Keys of the categories that may be used now, ``necessary`` included."""
+    consent_id: str | None
+    """Identifier of this browser's choices in the consent log; None before any choice."""
+    gpc: bool
+    """Whether the request carried ``Sec-GPC: 1``."""
+    revision: int
+    """The policy revision in force."""
+
+    def allows(self, key: str) -> bool:
+        """Whether the category ``key`` may be used for this request."""
+        return key in self.granted
+
+
+UNDECIDED_GRANTS = frozenset({NECESSARY})
+
+
+@dataclass(frozen=True, slots=True)
+class Visitor:
+    """What the middleware read from one request, shared with its own endpoints."""
+
+    state: ConsentState
+    choice: StoredChoice | None
+    """The verified choice of the consent cookie, or None before any choice."""
+    cookie_value: str | None
+    """The raw consent cookie, verified or not."""
+    cookie_headers: tuple[bytes, ...]
+    """Raw ``Cookie`` header values, as the browser sent them."""
+    refused_cookies: tuple[str, ...]
+    """Names of incoming cookies the visitor's choice does not allow."""
+
+
+def get_consent(request: HTTPConnection | MutableMapping[str, Any]) -> ConsentState:
+    """The ``ConsentState`` of a Starlette/FastAPI request (or of a raw ASGI scope)."""
+    scope = request if isinstance(request, MutableMapping) else request.scope
+    try:
+        state = scope[SCOPE_KEY]
+    except KeyError:
+        raise RuntimeError(
+            "no consent state on this request: add ConsentMiddleware to the application"
+        ) from None
+    if not isinstance(state, ConsentState):
+        raise TypeError(f'scope["consent"] holds {type(state).__name__}, not ConsentState')
+    return state

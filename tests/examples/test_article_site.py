@@ -1,0 +1,318 @@
+"""The flagship example site, through the real middleware: what a visitor's browser receives."""
+
+from __future__ import annotations
+
+from html.parser import HTMLParser
+
+import pytest
+from starlette.testclient import TestClient
+
+from consent import ConsentSettings
+from examples.article_site.app import create_app
+from examples.article_site.articles import ARTICLES
+from examples.article_site.thirdparty import create_tracker_app
+
+US_JAPAN = "/articles/us-japan-joint-command-upgrade"
+VIDEO_ARTICLE = "/articles/council-approves-eastside-tram"
+
+DECLARED_COOKIES = (
+    "session",
+    "theme",
+    "_ga",
+    "_ga_*",
+    "_gid",
+    "site_analytics",
+    "_fbp",
+    "_gcl_au",
+    "IDE",
+)
+
+
+def make_client() -> TestClient:
+    return TestClient(create_app(log_url=None))
+
+
+def cookie_headers(response_headers: list[str], name: str) -> list[str]:
+    """The Set-Cookie headers that set or expire `name`."""
+    return [header for header in response_headers if header.startswith(f"{name}=")]
+
+
+def decide(client: TestClient, action: str, categories: tuple[str, ...] = ()) -> None:
+    response = client.post(
+        "/_consent",
+        data={"action": action, "categories": list(categories), "next": "/"},
+        follow_redirects=False,
+    )
+    assert response.status_code == 303
+
+
+class GatedElements(HTMLParser):
+    """Collects the attributes of every element that carries data-consent-category."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.elements: list[tuple[str, dict[str, str | None]]] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        attributes = dict(attrs)
+        if "data-consent-category" in attributes:
+            self.elements.append((tag, attributes))
+
+
+def gated_elements(html: str) -> list[tuple[str, dict[str, str | None]]]:
+    parser = GatedElements()
+    parser.feed(html)
+    return parser.elements
+
+
+def test_front_page_lists_all_five_articles() -> None:
+    response = make_client().get("/")
+
+    assert response.status_code == 200
+    assert len(ARTICLES) == 5
+    assert response.text.count('href="/articles/') == 5
+    for article in ARTICLES:
+        assert f'href="/articles/{article.slug}"' in response.text
+
+
+def test_us_japan_article_renders() -> None:
+    response = make_client().get(US_JAPAN)
+
+    assert response.status_code == 200
+    assert "<h1>Allies rewire the chain of command" in response.text
+    assert "1960" in response.text
+    assert response.text.count("<h1") == 1
+
+
+def test_undecided_visitor_gets_banner_and_no_analytics_cookie() -> None:
+    response = make_client().get(US_JAPAN)
+
+    assert response.status_code == 200
+    assert "data-consent-banner" in response.text
+    assert cookie_headers(response.headers.get_list("set-cookie"), "site_analytics") == []
+
+
+def test_accept_all_lets_the_analytics_cookie_through() -> None:
+    client = make_client()
+    decide(client, "accept_all")
+
+    response = client.get(US_JAPAN)
+
+    [header] = cookie_headers(response.headers.get_list("set-cookie"), "site_analytics")
+    assert "Max-Age=0" not in header
+
+
+def test_reject_all_blocks_the_analytics_cookie() -> None:
+    client = make_client()
+    decide(client, "reject_all")
+
+    response = client.get(US_JAPAN)
+
+    assert cookie_headers(response.headers.get_list("set-cookie"), "site_analytics") == []
+
+
+def test_reject_all_expires_an_analytics_cookie_the_browser_already_holds() -> None:
+    client = make_client()
+    decide(client, "reject_all")
+    client.cookies.set("site_analytics", "left-over-visitor-id-1234")
+
+    response = client.get(US_JAPAN)
+
+    [header] = cookie_headers(response.headers.get_list("set-cookie"), "site_analytics")
+    assert "Max-Age=0" in header
+
+
+def test_login_sets_session_cookie_for_undecided_visitor() -> None:
+    response = make_client().post(
+        "/login", data={"username": "reader", "password": "demo"}, follow_redirects=False
+    )
+
+    assert response.status_code == 303
+    assert response.headers["location"] == "/"
+    assert len(cookie_headers(response.headers.get_list("set-cookie"), "session")) == 1
+
+
+def test_signed_in_visitor_sees_name_in_header() -> None:
+    client = make_client()
+    client.post("/login", data={"username": "reader", "password": "demo"})
+
+    response = client.get("/")
+
+    assert "Signed in as <strong>reader</strong>" in response.text
+
+
+def test_wrong_password_does_not_sign_in() -> None:
+    response = make_client().post(
+        "/login", data={"username": "reader", "password": "wrong"}, follow_redirects=False
+    )
+
+    assert response.status_code == 400
+    assert cookie_headers(response.headers.get_list("set-cookie"), "session") == []
+
+
+def test_gated_scripts_are_inert_for_undecided_visitor() -> None:
+    elements = gated_elements(make_client().get(VIDEO_ARTICLE).text)
+
+    scripts = [
+        (attrs["data-consent-category"], attrs) for tag, attrs in elements if tag == "script"
+    ]
+    assert [category for category, _ in scripts] == ["analytics", "marketing"]
+    assert all(attrs.get("type") == "text/plain" for _, attrs in scripts)
+    assert scripts[0][1]["src"] == "/thirdparty/analytics.js"
+    assert scripts[1][1]["src"] == "/thirdparty/ads.js"
+
+
+def test_pixel_and_video_have_no_src_for_undecided_visitor() -> None:
+    elements = gated_elements(make_client().get(VIDEO_ARTICLE).text)
+
+    [pixel] = [attrs for tag, attrs in elements if tag == "img"]
+    [iframe] = [attrs for tag, attrs in elements if tag == "iframe"]
+    assert "src" not in pixel
+    assert pixel["data-src"] == "/thirdparty/pixel.gif"
+    assert "src" not in iframe
+    assert iframe["data-consent-category"] == "media"
+    assert iframe["data-src"] == "/thirdparty/video.html"
+
+
+def test_tracker_origin_is_used_for_third_party_urls() -> None:
+    client = TestClient(create_app(log_url=None, tracker_origin="http://127.0.0.2:8001"))
+
+    response = client.get(VIDEO_ARTICLE)
+
+    sources = [
+        attrs.get("src") or attrs.get("data-src") for _, attrs in gated_elements(response.text)
+    ]
+    assert sources == [
+        "http://127.0.0.2:8001/analytics.js",
+        "http://127.0.0.2:8001/ads.js",
+        "http://127.0.0.2:8001/pixel.gif",
+        "http://127.0.0.2:8001/video.html",
+    ]
+    assert client.get("/thirdparty/analytics.js").status_code == 404
+
+
+@pytest.mark.parametrize("name", DECLARED_COOKIES)
+def test_privacy_page_lists_declared_cookie(name: str) -> None:
+    response = make_client().get("/privacy")
+
+    assert response.status_code == 200
+    assert f"<code>{name}</code>" in response.text
+
+
+def test_privacy_page_lists_the_consent_cookie() -> None:
+    app = create_app(log_url=None)
+    given = [middleware.kwargs.get("settings") for middleware in app.user_middleware]
+    [settings] = [value for value in given if isinstance(value, ConsentSettings)]
+
+    response = TestClient(app).get("/privacy")
+
+    assert f"<code>{settings.cookie_name}</code>" in response.text
+
+
+def test_privacy_page_shows_current_choices() -> None:
+    client = make_client()
+    decide(client, "save", ("preferences",))
+
+    response = client.get("/privacy")
+
+    assert "<strong>Preferences</strong>: allowed" in response.text
+    assert "<strong>Analytics</strong>: refused" in response.text
+
+
+@pytest.mark.parametrize(
+    ("decision", "categories"),
+    [(None, ()), ("reject_all", ()), ("save", ("analytics", "marketing", "media"))],
+)
+def test_theme_cookie_is_stripped_without_preferences(
+    decision: str | None, categories: tuple[str, ...]
+) -> None:
+    client = make_client()
+    if decision is not None:
+        decide(client, decision, categories)
+
+    response = client.post(
+        "/theme", data={"theme": "dark", "next": "/privacy"}, follow_redirects=False
+    )
+
+    assert response.status_code == 303
+    assert response.headers["location"] == "/privacy"
+    assert cookie_headers(response.headers.get_list("set-cookie"), "theme") == []
+
+
+def test_theme_cookie_is_set_when_preferences_granted() -> None:
+    client = make_client()
+    decide(client, "save", ("preferences",))
+
+    response = client.post(
+        "/theme", data={"theme": "dark", "next": "/privacy"}, follow_redirects=False
+    )
+
+    [header] = cookie_headers(response.headers.get_list("set-cookie"), "theme")
+    assert header.startswith("theme=dark;")
+    assert 'class="theme-dark"' in client.get("/privacy").text
+
+
+def test_theme_form_does_not_redirect_off_site() -> None:
+    response = make_client().post(
+        "/theme", data={"theme": "dark", "next": "//evil.example/"}, follow_redirects=False
+    )
+
+    assert response.headers["location"] == "/"
+
+
+@pytest.mark.parametrize("path", ["/articles/no-such-article", "/no/such/page"])
+def test_unknown_path_gets_the_sites_404_page(path: str) -> None:
+    response = make_client().get(path)
+
+    assert response.status_code == 404
+    assert response.headers["content-type"].startswith("text/html")
+    assert '<h1 class="page-title">Page not found</h1>' in response.text
+    assert 'class="site-header"' in response.text
+
+
+@pytest.mark.parametrize(
+    ("path", "media_type"),
+    [
+        ("/analytics.js", "application/javascript"),
+        ("/ads.js", "application/javascript"),
+        ("/pixel.gif", "image/gif"),
+        ("/video.html", "text/html; charset=utf-8"),
+    ],
+)
+def test_tracker_app_serves_third_party_files(path: str, media_type: str) -> None:
+    response = TestClient(create_tracker_app()).get(path)
+
+    assert response.status_code == 200
+    assert response.headers["content-type"] == media_type
+    assert response.headers.get_list("set-cookie") == []
+
+
+class InlineCode(HTMLParser):
+    """Finds what `Content-Security-Policy: default-src 'self'` would block."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.found: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        attributes = dict(attrs)
+        if "style" in attributes:
+            self.found.append(f"<{tag} style=...>")
+        if tag == "style":
+            self.found.append("<style>")
+        if tag == "script" and not attributes.get("src"):
+            self.found.append("<script> without src")
+        self.found.extend(f"<{tag} {name}=...>" for name in attributes if name.startswith("on"))
+
+
+@pytest.mark.parametrize("decision", ["undecided", "accept_all"])
+@pytest.mark.parametrize("path", ["/", US_JAPAN, VIDEO_ARTICLE, "/privacy", "/login", "/missing"])
+def test_page_has_no_inline_script_or_style(path: str, decision: str) -> None:
+    client = make_client()
+    if decision != "undecided":
+        decide(client, decision)
+    parser = InlineCode()
+
+    parser.feed(client.get(path).text)
+
+    assert parser.found == []
