@@ -18,7 +18,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
 )
-console = Console(stderr=True)
+console = Console()
 
 _DEMO_PACKAGE = "consent_article_site"
 
@@ -78,3 +78,7 @@ def _root() -> None:
 def main() -> None:
     """Entry point of the ``consent`` script."""
     app()
+
+
+if __name__ == "__main__":
+    main()

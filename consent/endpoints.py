@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, quote, urlsplit
+from urllib.parse import parse_qs, parse_qsl, quote, urlsplit
 
 from starlette.datastructures import Headers
 from starlette.responses import JSONResponse, PlainTextResponse, Response
@@ -153,9 +153,12 @@ class ConsentEndpoints:
         )
 
     def _preferences(self, scope: Scope, visitor: Visitor) -> Response:
-        query = parse_qs(scope.get("query_string", b"").decode("latin-1"), max_num_fields=16)
         headers = Headers(scope=scope)
-        next_url = safe_next(query.get("next", ["/"])[0], headers.get("host", ""))
+        next_url = "/"
+        for field, value in parse_qsl(scope.get("query_string", b"").decode("latin-1")):
+            if field == "next":
+                next_url = safe_next(value, headers.get("host", ""))
+                break
         page = self._markup.preferences_page(
             next_url=next_url,
             granted=visitor.state.granted,
@@ -407,7 +410,7 @@ def parse_decision(
 def _json_fields(body: bytes) -> dict[str, list[str]]:
     try:
         data = json.loads(body)
-    except (UnicodeDecodeError, ValueError) as error:
+    except (UnicodeDecodeError, ValueError, RecursionError) as error:
         raise BadDecision(400, "Unreadable JSON") from error
     if not isinstance(data, dict):
         raise BadDecision(400, "Expected a JSON object")

@@ -158,7 +158,7 @@ class ConsentSettings(BaseSettings):
     privacy_policy_url: str | None = None
     """Link to the site's privacy or cookie policy, shown in the banner and preferences."""
     log_url: str | None = "sqlite:///consent-log.db"
-    """Consent log database (``sqlite:///...`` or ``postgresql+asyncpg://...``); None: no log."""
+    """Consent log database (``sqlite:///...``, ``postgresql+asyncpg://...``); None or "": off."""
     log_ip: Literal["off", "truncated"] = "off"
     """Keep the visitor's IP in the log: off, or truncated to /24 (IPv4) and /48 (IPv6)."""
     gpc_last_update: date = date(2026, 11, 25)
@@ -216,6 +216,11 @@ class ConsentSettings(BaseSettings):
         if url is not None and not re.match(r"^(/(?!/)|https?://)", url):
             raise ValueError(f"{url!r} must be a site path ('/privacy') or an http(s) URL")
         return url
+
+    @field_validator("log_url")
+    @classmethod
+    def _empty_log_url_is_none(cls, url: str | None) -> str | None:
+        return url or None
 
     @field_validator("secret_key")
     @classmethod

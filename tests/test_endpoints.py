@@ -11,6 +11,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
@@ -481,3 +484,54 @@ def test_stylesheet_is_served_with_a_content_hash() -> None:
 def test_unknown_asset_is_404(path: str) -> None:
     client, _ = make_client()
     assert client.get(path).status_code == 404
+
+
+# --- hostile input --------------------------------------------------------------------------
+
+SAFE_STATUSES = {200, 303, 400, 403, 405, 413, 415}
+
+
+@hypothesis_settings(max_examples=200, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    body=st.binary(max_size=2048),
+    content_type=st.sampled_from(
+        [b"application/x-www-form-urlencoded", b"application/json", b"text/plain", b"", b"\xff"]
+    ),
+    host=st.binary(max_size=40).filter(lambda b: b"\r" not in b and b"\n" not in b),
+)
+def test_any_decision_body_gets_a_safe_answer(
+    body: bytes, content_type: bytes, host: bytes
+) -> None:
+    middleware = ConsentMiddleware(HOME_APP, SETTINGS, log=MemoryConsentLog())
+    scope = http_scope("/_consent", method="POST", headers=[(b"content-type", content_type)])
+    scope["headers"][0] = (b"host", host)
+    messages = call(middleware, scope, body)
+    assert messages[0]["status"] in SAFE_STATUSES
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"[" * 8000 + b"]" * 8000,
+        b'{"action": "save", "categories": [' + b"[" * 5000 + b"]}",
+        b"&".join([b"categories=analytics"] * 100) + b"&action=save",
+    ],
+    ids=["deep-json", "deep-categories", "many-fields"],
+)
+def test_pathological_decision_is_a_400(body: bytes) -> None:
+    content_type = (
+        b"application/json"
+        if body.startswith((b"[", b"{"))
+        else (b"application/x-www-form-urlencoded")
+    )
+    scope = http_scope("/_consent", method="POST", headers=[(b"content-type", content_type)])
+    messages = call(ConsentMiddleware(HOME_APP, SETTINGS, log=MemoryConsentLog()), scope, body)
+    assert messages[0]["status"] == 400
+
+
+@hypothesis_settings(max_examples=100)
+@given(query=st.binary(max_size=300))
+def test_any_preferences_query_gets_the_page(query: bytes) -> None:
+    scope = http_scope("/_consent/preferences", query=query)
+    messages = call(ConsentMiddleware(HOME_APP, SETTINGS), scope)
+    assert messages[0]["status"] == 200
