@@ -1,9 +1,10 @@
-"""Banner, "Cookie settings" control and preferences page markup.
+"""Banner, "Cookie settings" control and preferences page markup, in every language.
 
-Templates are rendered once, at start-up, with a placeholder where the
-per-request ``next`` URL goes; a request only joins pre-encoded byte strings.
-Snippets are encoded as ASCII with character references, so they are right in
-any ASCII-compatible page encoding.
+Templates are rendered once per language, at start-up, with placeholders where
+per-request values go (the ``next`` URL, the CSP nonce, the granted
+categories); a request only joins pre-encoded byte strings. Snippets are
+encoded as ASCII with character references, so they are right in any
+ASCII-compatible page encoding.
 """
 
 from __future__ import annotations
@@ -19,60 +20,33 @@ from urllib.parse import quote
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-from .settings import ConsentSettings
+from .settings import NECESSARY, Category, ConsentSettings, bundled_locales
 
 TEMPLATES = Path(__file__).parent / "templates"
 
-_NEXT = "\x00next\x00"
-_NEXT_QUERY = "\x00next-query\x00"
+# Placeholders, in the order of Snippet's holes.
+_HOLES = ("\x00next\x00", "\x00next-query\x00", "\x00nonce\x00", "\x00granted\x00")
+NEXT, NEXT_QUERY, NONCE, GRANTED = range(len(_HOLES))
 
-ENGLISH: Mapping[str, str] = {
-    "banner_label": "Cookie consent",
-    "banner_title": "We care about your data",
-    "banner_text": (
-        "With your consent, we would like to use cookies and similar technologies for the "
-        "purposes below. Nothing beyond what the site needs to work is used unless you accept, "
-        "and you can change your mind at any time under “Cookie settings”."
-    ),
-    "purposes": "Purposes",
-    "privacy_policy": "Privacy policy",
-    "accept_all": "Accept all",
-    "reject_all": "Reject all",
-    "customise": "Choose cookies",
-    "save": "Save my choices",
-    "cookie_settings": "Cookie settings",
-    "preferences_title": "Cookie settings",
-    "preferences_intro": (
-        "Choose which cookies this site may use. Optional categories stay off "
-        "until you switch them on, and you can change your choice at any time."
-    ),
-    "categories_legend": "Categories",
-    "necessary_title": "Strictly necessary",
-    "necessary_description": (
-        "Needed for the site to work and to remember your cookie choice. Always on."
-    ),
-    "always_on": "always on",
-    "gpc_honoured": (
-        "Opt-out request honored: your browser sent a Global Privacy Control signal, so "
-        "the categories it covers stay off unless you switch them on yourself."
-    ),
-    "gpc_category_off": "Off because of your Global Privacy Control signal, unless you tick it.",
-    "back": "Back to the site",
-}
+ENGLISH: Mapping[str, str] = bundled_locales()["en"]["texts"]
 
 
 @dataclass(frozen=True, slots=True)
 class Snippet:
-    """Pre-rendered markup with holes for the request's ``next`` URL."""
+    """Pre-rendered markup with holes for per-request values."""
 
     parts: tuple[bytes | int, ...]
-    """Byte strings, and 0 (``next`` escaped for an attribute) or 1 (``next`` as a query value)."""
+    """Byte strings, and hole numbers (``NEXT``, ``NEXT_QUERY``, ``NONCE``, ``GRANTED``)."""
 
-    def render(self, next_url: str) -> bytes:
+    def render(
+        self, next_url: str, nonce: str = "", granted: frozenset[str] = frozenset()
+    ) -> bytes:
         """The markup for one request."""
         fills = (
             html.escape(next_url).encode("ascii", "xmlcharrefreplace"),
             quote(next_url, safe="/").encode("ascii"),
+            html.escape(nonce).encode("ascii", "xmlcharrefreplace"),
+            " ".join(sorted(granted - {NECESSARY})).encode("ascii"),
         )
         return b"".join(fills[part] if isinstance(part, int) else part for part in self.parts)
 
@@ -82,45 +56,61 @@ def _snippet(markup: str) -> Snippet:
     parts: list[bytes | int] = []
     rest = markup
     while True:
-        cuts = [(rest.find(marker), hole) for hole, marker in enumerate((_NEXT, _NEXT_QUERY))]
-        found = [(index, hole) for index, hole in cuts if index >= 0]
+        found = [(rest.find(marker), hole) for hole, marker in enumerate(_HOLES)]
+        found = [(index, hole) for index, hole in found if index >= 0]
         if not found:
             parts.append(rest.encode("ascii", "xmlcharrefreplace"))
             return Snippet(tuple(part for part in parts if part != b""))
         index, hole = min(found)
         parts.append(rest[:index].encode("ascii", "xmlcharrefreplace"))
         parts.append(hole)
-        rest = rest[index + len((_NEXT, _NEXT_QUERY)[hole]) :]
+        rest = rest[index + len(_HOLES[hole]) :]
 
 
-class BannerMarkup:
-    """Everything the middleware shows, rendered once from the settings."""
+@dataclass(frozen=True, slots=True)
+class LocalizedCategory:
+    """A category as one language shows it."""
 
-    def __init__(self, settings: ConsentSettings, stylesheet_url: str) -> None:
-        self._environment = Environment(
-            loader=FileSystemLoader(TEMPLATES),
-            autoescape=select_autoescape(default=True, default_for_string=True),
-            trim_blocks=False,
-        )
-        self.locale = "en"
-        self.texts = dict(ENGLISH)
-        self._settings = settings
+    key: str
+    title: str
+    description: str
+    gpc_opt_out: bool
+
+
+class LocalizedMarkup:
+    """Everything the middleware shows in one language."""
+
+    def __init__(
+        self,
+        locale: str,
+        texts: Mapping[str, str],
+        settings: ConsentSettings,
+        environment: Environment,
+        assets: Mapping[str, str],
+    ) -> None:
+        self.locale = locale
+        self.texts = dict(texts)
+        self.categories = [_localize(category, locale) for category in settings.categories]
+        self._environment = environment
         self._common: dict[str, Any] = {
             "texts": self.texts,
-            "locale": self.locale,
-            "categories": settings.categories,
+            "locale": locale,
+            "categories": self.categories,
             "privacy_policy_url": settings.privacy_policy_url,
             "action_url": settings.path_prefix,
             "preferences_url": f"{settings.path_prefix}/preferences",
-            "stylesheet_url": stylesheet_url,
-            "next": _NEXT,
-            "next_query": _NEXT_QUERY,
+            "stylesheet_url": assets["consent.css"],
+            "script_url": assets["consent.js"],
+            "next": _HOLES[NEXT],
+            "next_query": _HOLES[NEXT_QUERY],
+            "nonce": _HOLES[NONCE],
+            "granted": _HOLES[GRANTED],
+            "config": json.dumps(self._script_config(settings), separators=(",", ":")),
         }
-        link = f'<link rel="stylesheet" href="{html.escape(stylesheet_url)}">'
-        self.banner = _snippet(link + self._render("banner.html", gpc=False))
-        self.banner_gpc = _snippet(link + self._render("banner.html", gpc=True))
-        self.settings_control = _snippet(link + self._render("settings_control.html"))
-        self.notice = self._notice()
+        self.banner = _snippet(self._render("snippet.html", decided=False, gpc=False))
+        self.banner_gpc = _snippet(self._render("snippet.html", decided=False, gpc=True))
+        self.settings_control = _snippet(self._render("snippet.html", decided=True, gpc=False))
+        self.notice = self._notice(settings)
         self.notice_hash = hashlib.sha256(
             json.dumps(self.notice, sort_keys=True, ensure_ascii=False).encode("utf-8")
         ).hexdigest()
@@ -133,7 +123,22 @@ class BannerMarkup:
         page = self._render("preferences.html", gpc=gpc, granted=granted, next=next_url)
         return page.encode("utf-8")
 
-    def _notice(self) -> dict[str, Any]:
+    def _script_config(self, settings: ConsentSettings) -> dict[str, Any]:
+        """What consent.js needs: endpoints, cookie patterns, Consent Mode, a few texts."""
+        return {
+            "endpoint": settings.path_prefix,
+            "preferences": f"{settings.path_prefix}/preferences",
+            "locale": self.locale,
+            "cookies": {c.key: list(c.cookies) for c in settings.categories},
+            "google": {c.key: list(c.google_consent_types) for c in settings.categories},
+            "titles": {c.key: c.title for c in self.categories},
+            "texts": {
+                key: self.texts[key]
+                for key in ("blocked_content", "allow_category", "close", "dialog_label", "saved")
+            },
+        }
+
+    def _notice(self, settings: ConsentSettings) -> dict[str, Any]:
         """What the visitor is told, as a record for the consent log."""
         return {
             "locale": self.locale,
@@ -143,11 +148,119 @@ class BannerMarkup:
                     "key": category.key,
                     "title": category.title,
                     "description": category.description,
-                    "cookies": list(category.cookies),
+                    "cookies": list(source.cookies),
                     "gpc_opt_out": category.gpc_opt_out,
                 }
-                for category in self._settings.categories
+                for category, source in zip(self.categories, settings.categories, strict=True)
             ],
-            "necessary_cookies": [self._settings.cookie_name, *self._settings.necessary_cookies],
-            "policy_revision": self._settings.policy_revision,
+            "necessary_cookies": [settings.cookie_name, *settings.necessary_cookies],
+            "policy_revision": settings.policy_revision,
         }
+
+
+def _localize(category: Category, locale: str) -> LocalizedCategory:
+    return LocalizedCategory(
+        key=category.key,
+        title=category.titles.get(locale, category.title),
+        description=category.descriptions.get(locale, category.description),
+        gpc_opt_out=category.gpc_opt_out,
+    )
+
+
+class BannerMarkup:
+    """The markup of every available language, and the choice among them."""
+
+    def __init__(self, settings: ConsentSettings, assets: Mapping[str, str]) -> None:
+        environment = Environment(
+            loader=FileSystemLoader(TEMPLATES),
+            autoescape=select_autoescape(default=True, default_for_string=True),
+        )
+        bundled = bundled_locales()
+        self.locales: dict[str, LocalizedMarkup] = {}
+        for locale in settings.available_locales:
+            texts = {**bundled.get(locale, {}).get("texts", {}), **settings.texts.get(locale, {})}
+            self.locales[locale] = LocalizedMarkup(locale, texts, settings, environment, assets)
+        self.default = self.locales[settings.locale or settings.default_locale]
+        self._forced = settings.locale is not None
+        self._negotiated: dict[str, LocalizedMarkup] = {}
+
+    def for_request(self, accept_language: str) -> LocalizedMarkup:
+        """The visitor's language, from ``Accept-Language`` unless one is forced."""
+        if self._forced or not accept_language:
+            return self.default
+        found = self._negotiated.get(accept_language)
+        if found is None:
+            found = self._negotiate(accept_language)
+            # The header is visitor input: remember only a bounded number of values.
+            if len(self._negotiated) < 512:
+                self._negotiated[accept_language] = found
+        return found
+
+    def _negotiate(self, accept_language: str) -> LocalizedMarkup:
+        ranked: list[tuple[float, int, str]] = []
+        for position, item in enumerate(accept_language.split(",")[:32]):
+            tag, _, params = item.strip().partition(";")
+            quality = 1.0
+            if params.strip().startswith("q="):
+                try:
+                    quality = float(params.strip()[2:])
+                except ValueError:
+                    quality = 0.0
+            if quality > 0:
+                ranked.append((-quality, position, tag.strip().lower()))
+        for _, _, tag in sorted(ranked):
+            for candidate in (tag, tag.split("-")[0]):
+                if candidate in self.locales:
+                    return self.locales[candidate]
+        return self.default
+
+
+_ALL_GOOGLE_TYPES = (
+    "ad_storage",
+    "ad_user_data",
+    "ad_personalization",
+    "analytics_storage",
+    "functionality_storage",
+    "personalization_storage",
+)
+
+
+class ConsentModeTag:
+    """The ``<script>`` that gives Google Consent Mode its defaults before any other tag.
+
+    Everything starts ``denied`` (``security_storage`` is always ``granted``); a
+    decided visitor's page also sends the ``update`` with their choice, since
+    Consent Mode stores nothing itself.
+    """
+
+    def __init__(self, settings: ConsentSettings, script_url: str) -> None:
+        self._types = {c.key: c.google_consent_types for c in settings.categories}
+        self.enabled = any(self._types.values())
+        self._script_url = script_url
+        self._tags: dict[tuple[bool, frozenset[str]], Snippet] = {}
+
+    def state(self, decided: bool, granted: frozenset[str]) -> dict[str, Any]:
+        """The ``default`` and ``update`` commands for a visitor."""
+        default: dict[str, Any] = dict.fromkeys(_ALL_GOOGLE_TYPES, "denied")
+        default["security_storage"] = "granted"
+        default["wait_for_update"] = 500
+        update = None
+        if decided:
+            allowed = {t for key in granted for t in self._types.get(key, ())}
+            update = {t: "granted" if t in allowed else "denied" for t in _ALL_GOOGLE_TYPES}
+        return {"default": default, "update": update}
+
+    def render(self, decided: bool, granted: frozenset[str], nonce: str) -> bytes:
+        """The tag for one request."""
+        key = (decided, granted)
+        tag = self._tags.get(key)
+        if tag is None:
+            data = html.escape(json.dumps(self.state(decided, granted), separators=(",", ":")))
+            tag = _snippet(
+                f'<script src="{html.escape(self._script_url)}" nonce="{_HOLES[NONCE]}" '
+                f'data-consent-mode="{data}"></script>'
+            )
+            # Few distinct choices exist, but keep the cache bounded all the same.
+            if len(self._tags) < 256:
+                self._tags[key] = tag
+        return tag.render("", nonce)

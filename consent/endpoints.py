@@ -16,7 +16,7 @@ from starlette.datastructures import Headers
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.types import Receive, Scope, Send
 
-from .banner import BannerMarkup
+from .banner import BannerMarkup, LocalizedMarkup
 from .cookie import ConsentCookie, Method, new_consent_id
 from .cookies import CookiePolicy, split_cookie_header
 from .log import ConsentEvent, ConsentLog, Mechanism, truncate_ip
@@ -52,6 +52,7 @@ class Decision:
     next_url: str
     mechanism: Mechanism
     wants_json: bool
+    locale: str
 
 
 def _static_dir() -> Path:
@@ -159,7 +160,8 @@ class ConsentEndpoints:
             if field == "next":
                 next_url = safe_next(value, headers.get("host", ""))
                 break
-        page = self._markup.preferences_page(
+        markup = self._markup.for_request(headers.get("accept-language", ""))
+        page = markup.preferences_page(
             next_url=next_url,
             granted=visitor.state.granted,
             gpc=visitor.state.gpc,
@@ -178,6 +180,10 @@ class ConsentEndpoints:
         try:
             body = await read_body(headers, receive)
             decision = parse_decision(headers, body, self._all_categories, host)
+            # The notice the visitor saw: the language of the page the form was on.
+            markup = self._markup.locales.get(decision.locale) or self._markup.for_request(
+                headers.get("accept-language", "")
+            )
         except BadDecision as error:
             return PlainTextResponse(error.reason, status_code=error.status)
 
@@ -199,7 +205,7 @@ class ConsentEndpoints:
             revision=self._settings.policy_revision,
         )
         withdrawn = visitor.state.decided and bool(visitor.state.granted - granted)
-        await self._record(scope, decision, state, withdrawn)
+        await self._record(scope, decision, state, withdrawn, markup)
 
         if decision.wants_json:
             response: Response = JSONResponse(state_json(state, self._all_categories))
@@ -248,7 +254,12 @@ class ConsentEndpoints:
         return "; ".join(parts)
 
     async def _record(
-        self, scope: Scope, decision: Decision, state: ConsentState, withdrawn: bool
+        self,
+        scope: Scope,
+        decision: Decision,
+        state: ConsentState,
+        withdrawn: bool,
+        markup: LocalizedMarkup,
     ) -> None:
         if self._log is None:
             return
@@ -270,14 +281,14 @@ class ConsentEndpoints:
             granted=tuple(sorted(state.granted)),
             denied=tuple(sorted(self._all_categories - state.granted)),
             revision=state.revision,
-            locale=self._markup.locale,
+            locale=markup.locale,
             mechanism=decision.mechanism,
-            notice_hash=self._markup.notice_hash,
+            notice_hash=markup.notice_hash,
             gpc=state.gpc,
             ip=ip,
         )
         try:
-            await self._log.record(event, self._markup.notice)
+            await self._log.record(event, markup.notice)
         except Exception:
             # The visitor's choice still takes effect: a broken log must not turn a
             # refusal into a failed request that leaves trackers on.
@@ -404,6 +415,7 @@ def parse_decision(
         next_url=safe_next(next_values[0] if next_values else "/", host),
         mechanism=mechanism,
         wants_json=wants_json,
+        locale=(fields.get("locale") or [""])[0][:16],
     )
 
 
@@ -415,7 +427,7 @@ def _json_fields(body: bytes) -> dict[str, list[str]]:
     if not isinstance(data, dict):
         raise BadDecision(400, "Expected a JSON object")
     fields: dict[str, list[str]] = {}
-    for key in ("action", "next", "mechanism"):
+    for key in ("action", "next", "mechanism", "locale"):
         value = data.get(key)
         if value is None:
             continue

@@ -11,6 +11,8 @@ way the body may be split into chunks.
 
 from __future__ import annotations
 
+import re
+
 _MARKERS = (b"</body", b"</BODY", b"</Body")
 _MARKER_LENGTH = len(_MARKERS[0])
 HOLD_LIMIT = 64 * 1024
@@ -71,9 +73,221 @@ class BodyInjector:
         self._held = data[tail_start:]
         return data[:tail_start]
 
+    def prepend_to_snippet(self, extra: bytes) -> None:
+        """Insert ``extra`` too, just before the snippet."""
+        self._snippet = extra + self._snippet
+
     def finish(self) -> bytes:
         """The rest of the body, with the snippet in place."""
         held, self._held = self._held, b""
         if self._candidate:
             return self._snippet + held
         return held + self._snippet
+
+
+HEAD_SEARCH_LIMIT = 8 * 1024
+_HEAD_OPEN = re.compile(rb"<head(?:\s[^<>]*)?>", re.IGNORECASE)
+
+
+def insert_after_head_reference(
+    body: bytes, snippet: bytes, search_limit: int = HEAD_SEARCH_LIMIT
+) -> tuple[bytes, bool]:
+    """``body`` with ``snippet`` after its ``<head>`` tag, and whether it was found."""
+    match = _HEAD_OPEN.search(body, 0, search_limit)
+    if match is None:
+        return body, False
+    return body[: match.end()] + snippet + body[match.end() :], True
+
+
+class HeadInserter:
+    """Puts a snippet right after ``<head ...>``, before any tag of the page can run.
+
+    The start of the document is held until the tag is found, for at most
+    ``search_limit`` bytes; a document without one is left as it is.
+    """
+
+    __slots__ = ("_done", "_held", "_search_limit", "_snippet", "inserted")
+
+    def __init__(self, snippet: bytes, search_limit: int = HEAD_SEARCH_LIMIT) -> None:
+        self._snippet = snippet
+        self._search_limit = search_limit
+        self._held = b""
+        self._done = False
+        self.inserted = False
+
+    def feed(self, chunk: bytes) -> bytes:
+        """The bytes that can be sent now."""
+        if self._done:
+            return chunk
+        data = self._held + chunk
+        match = _HEAD_OPEN.search(data, 0, self._search_limit)
+        if match is not None:
+            self._done = self.inserted = True
+            self._held = b""
+            return data[: match.end()] + self._snippet + data[match.end() :]
+        if len(data) >= self._search_limit:
+            self._done = True
+            self._held = b""
+            return data
+        self._held = data
+        return b""
+
+    def finish(self) -> bytes:
+        """What is still held: a short document without ``<head>``."""
+        held, self._held = self._held, b""
+        self._done = True
+        return held
+
+
+TAG_LIMIT = 16 * 1024
+_GATED_MARKER = b"data-consent-category"
+_GATED_TAG = re.compile(rb"<(script|iframe|img)(\s[^<>]*)>", re.IGNORECASE)
+_ATTRIBUTE = re.compile(rb"""([^\s"'<>/=]+)(?:\s*=\s*("[^"]*"|'[^']*'|[^\s"'=<>`]+))?""")
+
+
+def _attributes(attributes: bytes) -> list[tuple[bytes, bytes | None, re.Match[bytes]]]:
+    return [
+        (match.group(1).lower(), match.group(2), match) for match in _ATTRIBUTE.finditer(attributes)
+    ]
+
+
+def _unquote(value: bytes | None) -> bytes:
+    if value is None:
+        return b""
+    return value[1:-1] if value[:1] in (b'"', b"'") else value
+
+
+def activate_tag(tag: re.Match[bytes], granted: frozenset[bytes]) -> bytes:
+    """A gated tag made live if its category is granted, else the tag unchanged.
+
+    ``<script type="text/plain" data-consent-category="k">`` loses its ``type``
+    (or takes ``data-type``, e.g. ``module``); ``<iframe>``/``<img>`` with
+    ``data-src`` (and ``data-srcset``) gain ``src`` (and ``srcset``).
+    """
+    original = tag.group(0)
+    attributes = _attributes(tag.group(2))
+    values = {name: value for name, value, _ in attributes}
+    category = _unquote(values.get(b"data-consent-category"))
+    if not category or category not in granted:
+        return original
+    name = tag.group(1).lower()
+    offset = tag.start(2)
+    text = tag.group(2)
+    if name == b"script":
+        if _unquote(values.get(b"type")).strip().lower() != b"text/plain":
+            return original
+        for attribute, _, match in attributes:
+            if attribute == b"type":
+                live_type = _unquote(values.get(b"data-type"))
+                replacement = b'type="' + live_type + b'"' if live_type else b""
+                text = text[: match.start()] + replacement + text[match.end() :]
+                break
+    else:
+        if b"data-src" not in values or b"src" in values:
+            return original
+        additions = b' src="' + _unquote(values[b"data-src"]) + b'"'
+        if b"data-srcset" in values and b"srcset" not in values:
+            additions += b' srcset="' + _unquote(values[b"data-srcset"]) + b'"'
+        data_src = next(match for attribute, _, match in attributes if attribute == b"data-src")
+        text = text[: data_src.end()] + additions + text[data_src.end() :]
+    return original[: offset - tag.start()] + text + original[tag.end(2) - tag.start() :]
+
+
+def activate_reference(body: bytes, granted: frozenset[bytes], tag_limit: int = TAG_LIMIT) -> bytes:
+    """What ``TagActivator`` produces for ``body`` sent in one piece."""
+    return _activate(body, granted, tag_limit)
+
+
+def _activate(data: bytes, granted: frozenset[bytes], tag_limit: int) -> bytes:
+    index = data.find(_GATED_MARKER)
+    if index < 0:
+        return data
+    parts: list[bytes] = []
+    start = 0
+    while index >= 0:
+        # Only the tag around each marker is parsed: pages are mostly other markup.
+        tag_start = data.rfind(b"<", start, index)
+        tag_end = data.find(b">", index)
+        if tag_start >= 0 and tag_end >= 0 and tag_end + 1 - tag_start <= tag_limit:
+            tag = _GATED_TAG.fullmatch(data, tag_start, tag_end + 1)
+            if tag is not None:
+                parts.append(data[start:tag_start])
+                parts.append(activate_tag(tag, granted))
+                start = tag_end + 1
+        index = data.find(_GATED_MARKER, max(index + 1, start))
+    parts.append(data[start:])
+    return b"".join(parts)
+
+
+class TagActivator:
+    """Makes gated tags of granted categories live, in the stream, from the first byte.
+
+    A tag is the text from ``<`` to the next ``>``; an unfinished one at the end
+    of a chunk is held until its ``>`` arrives (at most ``tag_limit`` bytes), so
+    the result does not depend on how the body is split.
+    """
+
+    __slots__ = ("_granted", "_held", "_tag_limit")
+
+    def __init__(self, granted: frozenset[str], tag_limit: int = TAG_LIMIT) -> None:
+        self._granted = frozenset(key.encode("ascii") for key in granted)
+        self._tag_limit = tag_limit
+        self._held = b""
+
+    def feed(self, chunk: bytes) -> bytes:
+        """The bytes that can be sent now."""
+        data = self._held + chunk if self._held else chunk
+        cut = data.rfind(b"<")
+        if cut >= 0 and data.find(b">", cut) < 0 and len(data) - cut <= self._tag_limit:
+            self._held = data[cut:]
+            data = data[:cut]
+        else:
+            self._held = b""
+        return _activate(data, self._granted, self._tag_limit)
+
+    def finish(self) -> bytes:
+        """The rest of the body."""
+        held, self._held = self._held, b""
+        return _activate(held, self._granted, self._tag_limit)
+
+
+class PageRewriter:
+    """Every change the middleware makes to an HTML page, applied as it streams.
+
+    In order: the head snippet after ``<head>`` (Consent Mode, which must come
+    before any other tag), granted tags made live, and the body snippet before
+    the last ``</body>``. A page without ``<head>`` gets the head snippet with
+    the body snippet, so the size change is known in advance unless tags are
+    rewritten.
+    """
+
+    __slots__ = ("_activator", "_head", "_head_snippet", "_injector", "size_change")
+
+    def __init__(
+        self, head_snippet: bytes, body_snippet: bytes, granted: frozenset[str] = frozenset()
+    ) -> None:
+        self._head_snippet = head_snippet
+        self._head = HeadInserter(head_snippet) if head_snippet else None
+        self._activator = TagActivator(granted) if granted else None
+        self._injector = BodyInjector(body_snippet)
+        self.size_change: int | None = None if granted else len(head_snippet) + len(body_snippet)
+        """Bytes the page grows by, or None when it cannot be known before the end."""
+
+    def feed(self, chunk: bytes) -> bytes:
+        """The bytes that can be sent now."""
+        if self._head is not None:
+            chunk = self._head.feed(chunk)
+        if self._activator is not None:
+            chunk = self._activator.feed(chunk)
+        return self._injector.feed(chunk)
+
+    def finish(self) -> bytes:
+        """The rest of the page."""
+        rest = b""
+        if self._head is not None:
+            rest = self._head.finish()
+            if not self._head.inserted:
+                self._injector.prepend_to_snippet(self._head_snippet)
+        if self._activator is not None:
+            rest = self._activator.feed(rest) + self._activator.finish()
+        return self._injector.feed(rest) + self._injector.finish()

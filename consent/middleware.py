@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from .banner import BannerMarkup, Snippet
+from .banner import BannerMarkup, ConsentModeTag, Snippet
 from .cookie import ConsentCookie
 from .cookies import CookiePolicy, cookie_value, set_cookie_name, split_cookie_header
 from .endpoints import GPC_PATH, Assets, ConsentEndpoints
-from .inject import BodyInjector
+from .inject import PageRewriter
 from .log import ConsentLog, open_consent_log
 from .settings import ConsentSettings
 from .state import SCOPE_KEY, UNDECIDED_GRANTS, ConsentState, Visitor
@@ -39,7 +39,8 @@ class ConsentMiddleware:
         self._cookie = ConsentCookie(settings)
         self._policy = CookiePolicy(settings)
         assets = Assets(settings.path_prefix)
-        self._markup = BannerMarkup(settings, assets.urls["consent.css"])
+        self._markup = BannerMarkup(settings, assets.urls)
+        self._consent_mode = ConsentModeTag(settings, assets.urls["consent-mode.js"])
         if log is None and settings.log_url:
             log = open_consent_log(settings.log_url)
         self.log = log
@@ -141,8 +142,8 @@ class _ResponseEditor:
 
     __slots__ = (
         "_held_start",
-        "_injector",
         "_middleware",
+        "_rewriter",
         "_scope",
         "_send",
         "_visitor",
@@ -156,7 +157,7 @@ class _ResponseEditor:
         self._visitor = visitor
         self._send = send
         self._held_start: Message | None = None
-        self._injector: BodyInjector | None = None
+        self._rewriter: PageRewriter | None = None
 
     async def send(self, message: Message) -> None:
         """The ``send`` the app calls."""
@@ -166,8 +167,8 @@ class _ResponseEditor:
         elif message_type == "http.response.body" and self._held_start is not None:
             start, self._held_start = self._held_start, None
             await self._first_body(start, message)
-        elif message_type == "http.response.body" and self._injector is not None:
-            await self._body(self._injector, message)
+        elif message_type == "http.response.body" and self._rewriter is not None:
+            await self._body(self._rewriter, message)
         else:
             if self._held_start is not None:
                 # A body that is not ours to rewrite (pathsend, zero-copy): the
@@ -223,32 +224,82 @@ class _ResponseEditor:
             await self._send(message)
 
     async def _first_body(self, start: Message, message: Message) -> None:
-        snippet = self._snippet().render(_request_target(self._scope))
+        rewriter = self._page_rewriter()
         headers: list[tuple[bytes, bytes]] = start["headers"]
-        for index, (name, value) in enumerate(headers):
-            if name.lower() == b"content-length" and value.strip().isdigit():
-                headers[index] = (name, str(int(value) + len(snippet)).encode("ascii"))
         _add_vary_cookie(headers)
+        if not message.get("more_body", False):
+            # The whole page is here: rewrite it first, then its length is exact.
+            body = rewriter.feed(message.get("body", b"")) + rewriter.finish()
+            _set_content_length(headers, len(body))
+            await self._send(start)
+            await self._send({"type": "http.response.body", "body": body, "more_body": False})
+            return
+        _grow_content_length(headers, rewriter.size_change)
         await self._send(start)
-        self._injector = injector = BodyInjector(snippet)
-        await self._body(injector, message)
+        self._rewriter = rewriter
+        await self._body(rewriter, message)
 
-    async def _body(self, injector: BodyInjector, message: Message) -> None:
-        out = injector.feed(message.get("body", b""))
+    async def _body(self, rewriter: PageRewriter, message: Message) -> None:
+        out = rewriter.feed(message.get("body", b""))
         more_body = message.get("more_body", False)
         if not more_body:
-            out += injector.finish()
-            self._injector = None
+            out += rewriter.finish()
+            self._rewriter = None
         elif not out:
             return
         await self._send({"type": "http.response.body", "body": out, "more_body": more_body})
 
-    def _snippet(self) -> Snippet:
-        markup = self._middleware._markup
+    def _page_rewriter(self) -> PageRewriter:
+        middleware = self._middleware
+        scope = self._scope
         state = self._visitor.state
+        markup = middleware._markup.for_request(_header(scope, b"accept-language"))
+        snippet: Snippet
         if state.decided:
-            return markup.settings_control
-        return markup.banner_gpc if state.gpc else markup.banner
+            snippet = markup.settings_control
+        else:
+            snippet = markup.banner_gpc if state.gpc else markup.banner
+        nonce = _csp_nonce(scope)
+        body_snippet = snippet.render(_request_target(scope), nonce, state.granted)
+        head_snippet = b""
+        if middleware._consent_mode.enabled:
+            head_snippet = middleware._consent_mode.render(state.decided, state.granted, nonce)
+        # Granted tags are made live on the server, so they run from the first byte.
+        live = state.granted - UNDECIDED_GRANTS
+        return PageRewriter(head_snippet, body_snippet, live)
+
+
+def _csp_nonce(scope: Scope) -> str:
+    """The CSP nonce the app put in the scope, if any (``scope["csp_nonce"]`` or state)."""
+    nonce = scope.get("csp_nonce")
+    if nonce is None:
+        state = scope.get("state")
+        if isinstance(state, dict):
+            nonce = state.get("csp_nonce")
+    return nonce if isinstance(nonce, str) else ""
+
+
+def _set_content_length(headers: list[tuple[bytes, bytes]], length: int) -> None:
+    """Set an existing ``Content-Length`` to ``length``."""
+    for index, (name, _) in enumerate(headers):
+        if name.lower() == b"content-length":
+            headers[index] = (name, str(length).encode("ascii"))
+            return
+
+
+def _grow_content_length(headers: list[tuple[bytes, bytes]], change: int | None) -> None:
+    """Add ``change`` to ``Content-Length``, or drop it when the change is not known.
+
+    Without a length the server sends the body chunked, which is right for a page
+    whose size is known only at its end.
+    """
+    for index, (name, value) in enumerate(headers):
+        if name.lower() == b"content-length":
+            if change is None or not value.strip().isdigit():
+                del headers[index]
+            else:
+                headers[index] = (name, str(int(value) + change).encode("ascii"))
+            return
 
 
 def _header(scope: Scope, wanted: bytes) -> str:

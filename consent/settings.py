@@ -9,12 +9,14 @@ configuration has to be checked on the request path.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from datetime import date
 from fnmatch import fnmatchcase
+from functools import cache
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import (
@@ -23,6 +25,8 @@ from pydantic_settings import (
     SettingsConfigDict,
     TomlConfigSettingsSource,
 )
+
+LOCALES = Path(__file__).parent / "locales"
 
 NECESSARY = "necessary"
 """The built-in category: always granted, cannot be refused."""
@@ -66,6 +70,10 @@ class Category(BaseModel):
     """Denied when the browser sends ``Sec-GPC: 1``, unless the visitor chose it one by one."""
     google_consent_types: tuple[str, ...] = ()
     """Google Consent Mode types this category grants, e.g. ``"analytics_storage"``."""
+    titles: dict[str, str] = Field(default_factory=dict)
+    """``title`` in other languages, by locale: ``{"de": "Statistik"}``."""
+    descriptions: dict[str, str] = Field(default_factory=dict)
+    """``description`` in other languages, by locale."""
 
     @field_validator("cookies")
     @classmethod
@@ -87,35 +95,38 @@ class Category(BaseModel):
         return types
 
 
+_DEFAULT_COOKIES: dict[str, tuple[str, ...]] = {
+    "preferences": (),
+    "analytics": ("_ga", "_ga_*", "_gid", "_pk_id.*", "_pk_ses.*"),
+    "marketing": ("_fbp", "_gcl_au", "IDE"),
+}
+
+
+@cache
+def bundled_locales() -> dict[str, dict[str, Any]]:
+    """The texts shipped with the package, by locale (``en``, ``de``, ``ja``...)."""
+    return {
+        path.stem: json.loads(path.read_text(encoding="utf-8"))
+        for path in sorted(LOCALES.glob("*.json"))
+    }
+
+
 def default_categories() -> list[Category]:
-    """The categories a site gets when it declares none: the usual three."""
+    """The categories a site gets when it declares none: the usual three, in every language."""
+    locales = bundled_locales()
     return [
         Category(
-            key="preferences",
-            title="Preferences",
-            description="Remember choices you make on this site, such as language or layout.",
-            google_consent_types=("functionality_storage", "personalization_storage"),
-        ),
-        Category(
-            key="analytics",
-            title="Analytics",
-            description=(
-                "Count visits and see which pages are read, so that we can improve the site."
-            ),
-            cookies=("_ga", "_ga_*", "_gid", "_pk_id.*", "_pk_ses.*"),
-            google_consent_types=("analytics_storage",),
-        ),
-        Category(
-            key="marketing",
-            title="Advertising",
-            description=(
-                "Show advertising and measure it, which shares data about your visit "
-                "with advertising partners."
-            ),
-            cookies=("_fbp", "_gcl_au", "IDE"),
-            gpc_opt_out=True,
-            google_consent_types=("ad_storage", "ad_user_data", "ad_personalization"),
-        ),
+            key=key,
+            title=locales["en"]["categories"][key]["title"],
+            description=locales["en"]["categories"][key]["description"],
+            cookies=cookies,
+            gpc_opt_out=key == "marketing",
+            titles={code: data["categories"][key]["title"] for code, data in locales.items()},
+            descriptions={
+                code: data["categories"][key]["description"] for code, data in locales.items()
+            },
+        )
+        for key, cookies in _DEFAULT_COOKIES.items()
     ]
 
 
@@ -157,6 +168,12 @@ class ConsentSettings(BaseSettings):
     """Where the middleware serves its own endpoints (decision, preferences, assets)."""
     privacy_policy_url: str | None = None
     """Link to the site's privacy or cookie policy, shown in the banner and preferences."""
+    locale: str | None = None
+    """Show every visitor this language; None chooses from ``Accept-Language``."""
+    default_locale: str = "en"
+    """The language when ``Accept-Language`` names none that is available."""
+    texts: dict[str, dict[str, str]] = Field(default_factory=dict)
+    """Replacements for any banner text, by locale: ``{"en": {"banner_title": "Cookies"}}``."""
     log_url: str | None = "sqlite:///consent-log.db"
     """Consent log database (``sqlite:///...``, ``postgresql+asyncpg://...``); None or "": off."""
     log_ip: Literal["off", "truncated"] = "off"
@@ -221,6 +238,32 @@ class ConsentSettings(BaseSettings):
     @classmethod
     def _empty_log_url_is_none(cls, url: str | None) -> str | None:
         return url or None
+
+    @model_validator(mode="after")
+    def _locales_are_available(self) -> ConsentSettings:
+        bundled = bundled_locales()
+        keys = set(bundled["en"]["texts"])
+        for locale, texts in self.texts.items():
+            unknown = sorted(set(texts) - keys)
+            if unknown:
+                raise ValueError(f"texts.{locale}: unknown text key(s) {unknown}")
+            if locale not in bundled and set(texts) != keys:
+                missing = sorted(keys - set(texts))
+                raise ValueError(
+                    f"texts.{locale}: {locale!r} is not bundled, so every text is needed; "
+                    f"missing {missing}"
+                )
+        available = set(bundled) | set(self.texts)
+        for field in ("locale", "default_locale"):
+            value = getattr(self, field)
+            if value is not None and value not in available:
+                raise ValueError(f"{field}: {value!r} is not one of {sorted(available)}")
+        return self
+
+    @property
+    def available_locales(self) -> tuple[str, ...]:
+        """Every language the banner can be shown in."""
+        return tuple(sorted(set(bundled_locales()) | set(self.texts)))
 
     @field_validator("secret_key")
     @classmethod

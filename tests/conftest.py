@@ -42,3 +42,8 @@ def _isolated_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> Non
         if name.startswith("CONSENT_"):
             monkeypatch.delenv(name)
     monkeypatch.chdir(tmp_path)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Browser tests last: Playwright's synchronous API keeps an event loop running."""
+    items.sort(key=lambda item: "tests/browser/" in str(item.path))

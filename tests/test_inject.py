@@ -6,7 +6,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from consent.inject import BodyInjector, inject_reference, last_marker
+from consent.inject import (
+    BodyInjector,
+    HeadInserter,
+    TagActivator,
+    activate_reference,
+    inject_reference,
+    insert_after_head_reference,
+    last_marker,
+)
 
 SNIPPET = b"<div data-consent-banner></div>"
 
@@ -107,3 +115,156 @@ def test_last_marker_mixed_spellings() -> None:
     assert last_marker(b"</BODY></body>") == 7
     assert last_marker(b"</body></BODY>") == 7
     assert last_marker(b"nothing") == -1
+
+
+# --- <head> insertion -------------------------------------------------------------------------
+
+HEAD_SNIPPET = b'<script src="/_consent/static/consent-mode.js"></script>'
+
+
+def stream_head(body: bytes, cuts: list[int], limit: int = 8192) -> bytes:
+    inserter = HeadInserter(HEAD_SNIPPET, search_limit=limit)
+    out = b""
+    start = 0
+    for cut in sorted(set(cuts)):
+        out += inserter.feed(body[start:cut])
+        start = cut
+    return out + inserter.feed(body[start:]) + inserter.finish()
+
+
+head_fragments = st.sampled_from(
+    [
+        b"<!doctype html>",
+        b"<html>",
+        b"<head>",
+        b'<head lang="en">',
+        b"<header>",
+        b"<he",
+        b"ad>",
+        b"<HEAD>",
+        b"<title>t</title>",
+        b"<body>",
+        b"x",
+        b"<",
+        b">",
+        b" ",
+    ]
+)
+head_bodies = st.lists(head_fragments, max_size=20).map(b"".join)
+
+
+@settings(max_examples=300)
+@given(body=head_bodies, data=st.data(), limit=st.integers(1, 60))
+def test_head_insertion_is_the_same_for_every_split(
+    body: bytes, data: st.DataObject, limit: int
+) -> None:
+    cuts = data.draw(st.lists(st.integers(0, len(body)), max_size=len(body) + 1))
+    expected, _ = insert_after_head_reference(body, HEAD_SNIPPET, limit)
+    assert stream_head(body, cuts, limit) == expected
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        (b"<html><head><title>", b"<html><head>" + HEAD_SNIPPET + b"<title>"),
+        (b'<html><head data-x="1">', b'<html><head data-x="1">' + HEAD_SNIPPET),
+        (b"<html><header>no head</header>", b"<html><header>no head</header>"),
+    ],
+)
+def test_head_insertion(body: bytes, expected: bytes) -> None:
+    assert insert_after_head_reference(body, HEAD_SNIPPET)[0] == expected
+
+
+# --- activation of granted tags ---------------------------------------------------------------
+
+GRANTED = frozenset({b"analytics"})
+
+
+@pytest.mark.parametrize(
+    ("tag", "live"),
+    [
+        (
+            b'<script type="text/plain" data-consent-category="analytics" src="/a.js">',
+            b'<script  data-consent-category="analytics" src="/a.js">',
+        ),
+        (
+            b"<script type='text/plain' data-consent-category=analytics>",
+            b"<script  data-consent-category=analytics>",
+        ),
+        (
+            b'<script data-type="module" type="text/plain" data-consent-category="analytics">',
+            b'<script data-type="module" type="module" data-consent-category="analytics">',
+        ),
+        (
+            b'<SCRIPT TYPE="TEXT/PLAIN" data-consent-category="analytics">',
+            b'<SCRIPT  data-consent-category="analytics">',
+        ),
+        (
+            b'<iframe data-consent-category="analytics" data-src="/v.html" title="v">',
+            b'<iframe data-consent-category="analytics" data-src="/v.html" src="/v.html" '
+            b'title="v">',
+        ),
+        (
+            b'<img data-src=/p.gif data-consent-category="analytics" alt="" />',
+            b'<img data-src=/p.gif src="/p.gif" data-consent-category="analytics" alt="" />',
+        ),
+        (
+            b'<img data-srcset="a.png 2x" data-src="a.png" data-consent-category="analytics">',
+            b'<img data-srcset="a.png 2x" data-src="a.png" src="a.png" srcset="a.png 2x" '
+            b'data-consent-category="analytics">',
+        ),
+    ],
+)
+def test_granted_tags_go_live(tag: bytes, live: bytes) -> None:
+    assert activate_reference(tag, GRANTED) == live
+
+
+@pytest.mark.parametrize(
+    "tag",
+    [
+        b'<script type="text/plain" data-consent-category="marketing" src="/ads.js">',
+        b'<script data-consent-category="analytics" src="/already-live.js">',
+        b'<iframe data-consent-category="analytics" src="/x" data-src="/y">',
+        b'<iframe data-consent-category="marketing" data-src="/y">',
+        b'<div data-consent-category="analytics" data-src="/y">',
+        b'<img data-consent-category="analytics" alt="no data-src">',
+    ],
+)
+def test_other_tags_stay_as_they_are(tag: bytes) -> None:
+    assert activate_reference(tag, GRANTED) == tag
+
+
+activation_fragments = st.sampled_from(
+    [
+        b'<script type="text/plain" data-consent-category="analytics" src="/a.js">',
+        b"</script>",
+        b'<iframe data-consent-category="analytics" data-src="/v">',
+        b"<",
+        b">",
+        b"<p>",
+        b"text",
+        b'<img data-consent-category="marketing" data-src="/p">',
+        b"data-consent-category",
+        b'<script type="text/plain" data-consent-category="analytics">',
+        b'"',
+        b" ",
+        b"<img ",
+    ]
+)
+activation_bodies = st.lists(activation_fragments, max_size=20).map(b"".join)
+
+
+@settings(max_examples=400)
+@given(body=activation_bodies, data=st.data(), limit=st.integers(1, 120))
+def test_activation_is_the_same_for_every_split(
+    body: bytes, data: st.DataObject, limit: int
+) -> None:
+    cuts = data.draw(st.lists(st.integers(0, len(body)), max_size=len(body) + 1))
+    activator = TagActivator(frozenset({"analytics"}), tag_limit=limit)
+    out = b""
+    start = 0
+    for cut in sorted(set(cuts)):
+        out += activator.feed(body[start:cut])
+        start = cut
+    out += activator.feed(body[start:]) + activator.finish()
+    assert out == activate_reference(body, GRANTED, limit)

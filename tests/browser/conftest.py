@@ -1,0 +1,109 @@
+"""Real servers on loopback and real headless Chromium, for the browser tests."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, BrowserContext, Page, Playwright, sync_playwright
+
+ROOT = Path(__file__).parent.parent.parent
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+TRACKER_HOST = "127.0.0.2"
+
+
+def free_port(host: str) -> int:
+    with socket.socket() as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
+
+
+def start(
+    kind: str, host: str, environment: dict[str, str] | None = None
+) -> tuple[subprocess.Popen[bytes], str]:
+    port = free_port(host)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "tests.browser.serve", kind, host, str(port)],
+        cwd=ROOT,
+        env={**os.environ, **(environment or {})},
+    )
+    origin = f"http://{host}:{port}"
+    deadline = time.monotonic() + 20
+    while True:
+        try:
+            urllib.request.urlopen(origin + "/", timeout=1)
+            return process, origin
+        except urllib.error.HTTPError:
+            return process, origin
+        except OSError:
+            if process.poll() is not None or time.monotonic() > deadline:
+                process.kill()
+                raise RuntimeError(f"the {kind} server did not start") from None
+            time.sleep(0.1)
+
+
+@dataclass(frozen=True)
+class Servers:
+    site: str
+    tracker: str
+    strict: str
+
+
+@pytest.fixture(scope="session")
+def servers() -> Iterator[Servers]:
+    tracker_process, tracker = start("tracker", TRACKER_HOST)
+    site_process, site = start("site", "127.0.0.1", {"TRACKER_ORIGIN": tracker})
+    strict_process, strict = start("strict", "127.0.0.1")
+    yield Servers(site=site, tracker=tracker, strict=strict)
+    for process in (tracker_process, site_process, strict_process):
+        process.terminate()
+        process.wait(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def playwright() -> Iterator[Playwright]:
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"Chromium is not installed at {CHROMIUM} (apt-get install chromium)")
+    with sync_playwright() as instance:
+        yield instance
+
+
+@pytest.fixture(scope="session")
+def browser(playwright: Playwright) -> Iterator[Browser]:
+    chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    yield chromium
+    chromium.close()
+
+
+@pytest.fixture
+def context(browser: Browser) -> Iterator[BrowserContext]:
+    fresh = browser.new_context()
+    yield fresh
+    fresh.close()
+
+
+@pytest.fixture
+def page(context: BrowserContext) -> Page:
+    return context.new_page()
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if "tests/browser/" in str(item.path):
+            item.add_marker(pytest.mark.browser)

@@ -1,0 +1,88 @@
+"""Start one of the browser tests' servers: ``python -m tests.browser.serve KIND HOST PORT``.
+
+``site`` is the article site, loading its third parties from ``TRACKER_ORIGIN``;
+``tracker`` is those third parties alone; ``strict`` is a minimal page served
+under ``Content-Security-Policy: default-src 'self'``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, PlainTextResponse, Response
+from starlette.routing import Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from consent import Category, ConsentMiddleware, ConsentSettings
+
+STRICT_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Strict page</title></head>
+<body><main><h1>Strict CSP</h1><p id="ran">not yet</p>
+<script type="text/plain" data-consent-category="analytics" src="/gated.js"></script>
+</main></body></html>"""
+GATED_JS = 'document.getElementById("ran").textContent = "ran";'
+
+
+class StrictCSP:
+    """Serves every response under ``default-src 'self'``."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        async def with_policy(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message.setdefault("headers", []).append(
+                    (b"content-security-policy", b"default-src 'self'")
+                )
+            await send(message)
+
+        await self.app(scope, receive, with_policy)
+
+
+def strict_app() -> ASGIApp:
+    async def page(request: Request) -> Response:
+        return HTMLResponse(STRICT_PAGE)
+
+    async def gated(request: Request) -> Response:
+        return PlainTextResponse(GATED_JS, media_type="text/javascript")
+
+    settings = ConsentSettings(
+        secret_key="browser-test-secret-key-0123456789abcdef",
+        log_url=None,
+        categories=[
+            Category(
+                key="analytics",
+                title="Analytics",
+                cookies=["_ga"],
+                google_consent_types=["analytics_storage"],
+            ),
+        ],
+    )
+    app = Starlette(routes=[Route("/", page), Route("/gated.js", gated)])
+    return StrictCSP(ConsentMiddleware(app, settings))
+
+
+def main() -> None:
+    kind, host, port = sys.argv[1], sys.argv[2], int(sys.argv[3])
+    from consent.cli import load_demo_site
+
+    site = load_demo_site()
+    app: ASGIApp
+    if kind == "site":
+        app = site.create_app(log_url=None, tracker_origin=os.environ["TRACKER_ORIGIN"])
+    elif kind == "tracker":
+        # The example is loaded as a package of this name by load_demo_site().
+        app = importlib.import_module("consent_article_site.thirdparty").create_tracker_app()
+    else:
+        app = strict_app()
+    uvicorn.run(app, host=host, port=port, log_level="warning")
+
+
+if __name__ == "__main__":
+    main()

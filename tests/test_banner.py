@@ -1,0 +1,311 @@
+"""Banner markup: languages, text overrides, Consent Mode, CSP nonces, asset size."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pydantic import ValidationError
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, Response, StreamingResponse
+from starlette.routing import Route
+from starlette.testclient import TestClient
+from starlette.types import Receive, Scope, Send
+
+from consent import Category, ConsentMiddleware
+from consent.banner import BannerMarkup
+from consent.log import MemoryConsentLog
+from consent.settings import bundled_locales
+from tests.asgi import body_of, call, consent_cookie, http_scope
+from tests.conftest import make_settings
+
+ROOT = Path(__file__).parent.parent
+LOCALES = ["en", "de", "fr", "es", "it", "nl", "pl", "pt", "sv", "da", "ja"]
+PAGE = (
+    "<!doctype html><html><head><title>t</title></head><body>"
+    '<script type="text/plain" data-consent-category="analytics" src="/a.js"></script>'
+    '<script type="text/plain" data-consent-category="marketing" src="/ads.js"></script>'
+    '<iframe data-consent-category="analytics" data-src="/video" title="v"></iframe>'
+    "</body></html>"
+)
+GOOGLE = [
+    Category(
+        key="analytics",
+        title="Analytics",
+        cookies=["_ga"],
+        google_consent_types=["analytics_storage"],
+    ),
+    Category(
+        key="marketing",
+        title="Ads",
+        cookies=["_fbp"],
+        gpc_opt_out=True,
+        google_consent_types=["ad_storage", "ad_user_data", "ad_personalization"],
+    ),
+]
+
+
+async def page(request: Request) -> Response:
+    return HTMLResponse(PAGE)
+
+
+async def streamed_page(request: Request) -> Response:
+    async def chunks() -> Any:
+        for index in range(0, len(PAGE), 7):
+            yield PAGE[index : index + 7].encode()
+
+    return StreamingResponse(
+        chunks(), media_type="text/html", headers={"content-length": str(len(PAGE))}
+    )
+
+
+def client(**overrides: Any) -> TestClient:
+    app = Starlette(routes=[Route("/", page), Route("/streamed", streamed_page)])
+    app.add_middleware(
+        ConsentMiddleware, settings=make_settings(**overrides), log=MemoryConsentLog()
+    )
+    return TestClient(app, follow_redirects=False)
+
+
+def banner_of(html: str) -> str:
+    found = re.search(r"<div class=\"consent-banner\".*?</form>", html, re.S)
+    assert found is not None
+    return found.group(0)
+
+
+# --- languages --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+def test_every_bundled_locale_renders(locale: str) -> None:
+    texts = bundled_locales()[locale]["texts"]
+    html = client().get("/", headers={"accept-language": f"{locale};q=0.9"}).text
+    banner = banner_of(html)
+    assert f'lang="{locale}"' in banner
+    for key in ("accept_all", "reject_all", "banner_title"):
+        assert texts[key].encode("ascii", "xmlcharrefreplace").decode() in banner
+    preferences = client().get("/_consent/preferences", headers={"accept-language": locale}).text
+    assert f'<html lang="{locale}">' in preferences
+    title = bundled_locales()[locale]["categories"]["analytics"]["title"]
+    assert title in preferences
+
+
+def test_locale_files_have_the_same_keys() -> None:
+    locales = bundled_locales()
+    assert sorted(locales) == sorted(LOCALES)
+    for data in locales.values():
+        assert data["texts"].keys() == locales["en"]["texts"].keys()
+        assert data["categories"].keys() == locales["en"]["categories"].keys()
+        assert all(value.strip() for value in data["texts"].values())
+
+
+@pytest.mark.parametrize(
+    ("header", "locale"),
+    [
+        ("de-CH, fr;q=0.9", "de"),
+        ("xx-YY, fr;q=0.5, de;q=0.4", "fr"),
+        ("pt-BR", "pt"),
+        ("en;q=0.2, ja;q=0.8", "ja"),
+        ("fr;q=0, it", "it"),
+        ("*", "en"),
+        ("", "en"),
+        ("q=;;,,;q=abc", "en"),
+    ],
+)
+def test_language_from_accept_language(header: str, locale: str) -> None:
+    markup = BannerMarkup(make_settings(), {"consent.css": "", "consent.js": ""})
+    assert markup.for_request(header).locale == locale
+
+
+def test_forced_locale() -> None:
+    html = client(locale="sv").get("/", headers={"accept-language": "de"}).text
+    assert 'lang="sv"' in banner_of(html)
+
+
+def test_text_override_per_locale() -> None:
+    html = (
+        client(texts={"de": {"banner_title": "Kekse?"}})
+        .get("/", headers={"accept-language": "de"})
+        .text
+    )
+    assert "Kekse?" in html
+    assert "Alle akzeptieren" in html
+
+
+def test_unknown_text_key_is_named() -> None:
+    with pytest.raises(ValidationError, match=r"texts\.de: unknown text key\(s\) \['title'\]"):
+        make_settings(texts={"de": {"title": "x"}})
+
+
+def test_new_locale_needs_every_text() -> None:
+    with pytest.raises(ValidationError, match=r"texts\.fi: 'fi' is not bundled"):
+        make_settings(texts={"fi": {"accept_all": "Hyväksy kaikki"}})
+    complete = dict(bundled_locales()["en"]["texts"], accept_all="Hyväksy kaikki")
+    html = client(texts={"fi": complete}).get("/", headers={"accept-language": "fi"}).text
+    assert "Hyv&#228;ksy kaikki" in html
+
+
+def test_unavailable_forced_locale_is_named() -> None:
+    with pytest.raises(ValidationError, match=r"locale: 'xx' is not one of"):
+        make_settings(locale="xx")
+
+
+def test_operator_category_titles_per_locale() -> None:
+    category = Category(key="stats", title="Statistics", titles={"de": "Statistiken"})
+    html = client(categories=[category]).get("/", headers={"accept-language": "de"}).text
+    assert "Statistiken" in html
+    assert "Statistics" in client(categories=[category]).get("/").text
+
+
+def test_decision_logs_the_language_and_notice_it_was_shown_in() -> None:
+    log = MemoryConsentLog()
+    app = Starlette(routes=[Route("/", page)])
+    app.add_middleware(ConsentMiddleware, settings=make_settings(), log=log)
+    test_client = TestClient(app, follow_redirects=False)
+    test_client.post("/_consent", data={"action": "reject_all", "locale": "fr"})
+    test_client.post("/_consent", data={"action": "reject_all"}, headers={"accept-language": "ja"})
+    assert [event.locale for event in log.events] == ["fr", "ja"]
+    assert log.events[0].notice_hash != log.events[1].notice_hash
+    assert log.notices[log.events[0].notice_hash]["texts"]["accept_all"] == "Tout accepter"
+
+
+def test_gpc_notice_is_localised() -> None:
+    html = client().get("/", headers={"accept-language": "de", "sec-gpc": "1"}).text
+    assert "data-consent-gpc" in html
+    assert "Opt-out-Anfrage" in html
+
+
+# --- gated tags, made live on the server for granted categories --------------------------------
+
+
+def decided(granted: set[str], path: str = "/", **overrides: Any) -> Any:
+    settings = make_settings(**overrides)
+    app = Starlette(routes=[Route("/", page), Route("/streamed", streamed_page)])
+    app.add_middleware(ConsentMiddleware, settings=settings)
+    cookie = consent_cookie(settings, granted)[1].decode()
+    return TestClient(app).get(path, headers={"cookie": cookie})
+
+
+def test_granted_scripts_run_from_the_first_byte() -> None:
+    response = decided({"analytics"})
+    assert '<script  data-consent-category="analytics" src="/a.js">' in response.text
+    assert '<script type="text/plain" data-consent-category="marketing"' in response.text
+    assert 'data-src="/video" src="/video"' in response.text
+    assert int(response.headers["content-length"]) == len(response.content)
+
+
+def test_nothing_is_made_live_for_an_undecided_visitor() -> None:
+    html = client().get("/").text
+    assert html.count('type="text/plain"') == 2
+    assert ' src="/video"' not in html
+
+
+def test_streamed_page_with_live_tags_is_sent_without_a_length() -> None:
+    response = decided({"analytics"}, "/streamed")
+    assert "content-length" not in response.headers
+    assert '<script  data-consent-category="analytics" src="/a.js">' in response.text
+
+
+def test_streamed_page_without_live_tags_keeps_an_exact_length() -> None:
+    response = decided(set(), "/streamed")
+    assert int(response.headers["content-length"]) == len(response.content)
+
+
+# --- Google Consent Mode ---------------------------------------------------------------------
+
+
+def consent_mode_state(html: str) -> dict[str, Any]:
+    found = re.search(
+        r'<head><script src="/_consent/static/consent-mode\.[0-9a-f]{12}\.js" '
+        r'nonce="" data-consent-mode="([^"]*)"></script><title>',
+        html,
+    )
+    assert found is not None, "Consent Mode must be the first tag in <head>"
+    import html as html_module
+
+    state: dict[str, Any] = json.loads(html_module.unescape(found.group(1)))
+    return state
+
+
+def test_consent_mode_defaults_everything_to_denied_first() -> None:
+    state = consent_mode_state(client(categories=GOOGLE).get("/").text)
+    assert state == {
+        "default": {
+            "ad_storage": "denied",
+            "ad_user_data": "denied",
+            "ad_personalization": "denied",
+            "analytics_storage": "denied",
+            "functionality_storage": "denied",
+            "personalization_storage": "denied",
+            "security_storage": "granted",
+            "wait_for_update": 500,
+        },
+        "update": None,
+    }
+
+
+def test_consent_mode_update_on_every_page_of_a_decided_visitor() -> None:
+    state = consent_mode_state(decided({"analytics"}, categories=GOOGLE).text)
+    assert state["update"] == {
+        "ad_storage": "denied",
+        "ad_user_data": "denied",
+        "ad_personalization": "denied",
+        "analytics_storage": "granted",
+        "functionality_storage": "denied",
+        "personalization_storage": "denied",
+    }
+
+
+def test_no_consent_mode_without_google_types() -> None:
+    assert "consent-mode" not in client().get("/").text
+
+
+def test_consent_mode_script_is_served() -> None:
+    test_client = client(categories=GOOGLE)
+    url = re.search(
+        r'src="(/_consent/static/consent-mode\.[0-9a-f]{12}\.js)"', test_client.get("/").text
+    )
+    assert url is not None
+    script = test_client.get(url.group(1))
+    assert script.headers["content-type"] == "text/javascript; charset=utf-8"
+    assert 'gtag("consent", "default"' in script.text
+
+
+# --- CSP nonce ----------------------------------------------------------------------------------
+
+
+def test_injected_tags_carry_the_apps_nonce() -> None:
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        scope.setdefault("state", {})["csp_nonce"] = 'abc123"'
+        await HTMLResponse(PAGE)(scope, receive, send)
+
+    settings = make_settings(categories=GOOGLE)
+    html = body_of(call(ConsentMiddleware(app, settings), http_scope())).decode()
+    assert html.count('nonce="abc123&quot;"') == 3  # Consent Mode, stylesheet, consent.js
+    assert 'nonce=""' not in html
+
+
+# --- assets -------------------------------------------------------------------------------------
+
+
+def test_script_and_styles_fit_in_5_kb_gzipped() -> None:
+    total = sum(
+        len(gzip.compress((ROOT / "static" / name).read_bytes(), 9))
+        for name in ("consent.js", "consent.css", "consent-mode.js")
+    )
+    assert total <= 5 * 1024, total
+
+
+def test_script_has_no_eval_and_no_inline_handlers() -> None:
+    script = (ROOT / "static" / "consent.js").read_text()
+    assert "eval(" not in script
+    assert "new Function" not in script
+    assert "innerHTML" not in script
+    templates = "".join(p.read_text() for p in (ROOT / "consent" / "templates").glob("*.html"))
+    assert not re.search(r"\son[a-z]+=", templates)
+    assert "style=" not in templates
