@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import venv
@@ -105,8 +106,15 @@ def test_wheel_works_in_a_fresh_virtual_environment(wheel: Path, tmp_path: Path)
         check=True,
         capture_output=True,
     )
+    # Nothing of the checkout may leak in: the wheel alone must work.
+    clean = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME")}
     result = subprocess.run(
-        [str(python), "-c", SMOKE], capture_output=True, text=True, cwd=tmp_path, check=False
+        [str(python), "-c", SMOKE],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env=clean,
+        check=False,
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "wheel ok"
