@@ -246,11 +246,16 @@ def test_strict_csp_page_works_without_csp_errors(servers: Servers, page: Page) 
     )
     page.goto(servers.strict + "/")
     expect(page.locator("[data-consent-banner]")).to_be_visible()
+    commands = "() => window.dataLayer.map((entry) => [entry[0], entry[1]])"
+    assert page.evaluate(commands) == [["consent", "default"]]
     page.get_by_role("button", name="Accept all").click()
     expect(page.locator("#ran")).to_have_text("ran")
+    assert page.evaluate(commands) == [["consent", "default"], ["consent", "update"]]
+    update = page.evaluate("() => window.dataLayer[1][2]")
+    assert update["analytics_storage"] == "granted"
     page.reload()
     expect(page.locator("#ran")).to_have_text("ran")
-    assert page.evaluate("() => window.dataLayer.length") >= 2  # default and update
+    assert page.evaluate(commands) == [["consent", "default"], ["consent", "update"]]
     assert [e for e in errors if "Content Security Policy" in e] == []
 
 
