@@ -20,7 +20,13 @@ from urllib.parse import quote
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-from .settings import NECESSARY, Category, ConsentSettings, bundled_locales
+from .settings import (
+    GOOGLE_CONSENT_TYPES,
+    NECESSARY,
+    Category,
+    ConsentSettings,
+    bundled_locales,
+)
 
 TEMPLATES = Path(__file__).parent / "templates"
 
@@ -215,16 +221,6 @@ class BannerMarkup:
         return self.default
 
 
-_ALL_GOOGLE_TYPES = (
-    "ad_storage",
-    "ad_user_data",
-    "ad_personalization",
-    "analytics_storage",
-    "functionality_storage",
-    "personalization_storage",
-)
-
-
 class ConsentModeTag:
     """The ``<script>`` that gives Google Consent Mode its defaults before any other tag.
 
@@ -241,13 +237,13 @@ class ConsentModeTag:
 
     def state(self, decided: bool, granted: frozenset[str]) -> dict[str, Any]:
         """The ``default`` and ``update`` commands for a visitor."""
-        default: dict[str, Any] = dict.fromkeys(_ALL_GOOGLE_TYPES, "denied")
+        default: dict[str, Any] = dict.fromkeys(GOOGLE_CONSENT_TYPES, "denied")
         default["security_storage"] = "granted"
         default["wait_for_update"] = 500
         update = None
         if decided:
             allowed = {t for key in granted for t in self._types.get(key, ())}
-            update = {t: "granted" if t in allowed else "denied" for t in _ALL_GOOGLE_TYPES}
+            update = {t: "granted" if t in allowed else "denied" for t in GOOGLE_CONSENT_TYPES}
         return {"default": default, "update": update}
 
     def render(self, decided: bool, granted: frozenset[str], nonce: str) -> bytes:

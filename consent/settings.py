@@ -34,16 +34,15 @@ NECESSARY = "necessary"
 MAX_CONSENT_DAYS = 395
 """Upper bound of any stored choice: 13 months, under the browsers' 400-day cap."""
 
-GOOGLE_CONSENT_TYPES = frozenset(
-    {
-        "ad_storage",
-        "ad_user_data",
-        "ad_personalization",
-        "analytics_storage",
-        "functionality_storage",
-        "personalization_storage",
-    }
+GOOGLE_CONSENT_TYPES = (
+    "ad_storage",
+    "ad_user_data",
+    "ad_personalization",
+    "analytics_storage",
+    "functionality_storage",
+    "personalization_storage",
 )
+"""The Consent Mode v2 types a category may grant (``security_storage`` is always granted)."""
 
 # RFC 6265 token characters: what a cookie name may be made of.
 _COOKIE_NAME = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
@@ -78,15 +77,12 @@ class Category(BaseModel):
     @field_validator("cookies")
     @classmethod
     def _cookie_patterns_are_names(cls, patterns: tuple[str, ...]) -> tuple[str, ...]:
-        for pattern in patterns:
-            if not _COOKIE_PATTERN.match(pattern):
-                raise ValueError(f"{pattern!r} is not a cookie name or glob pattern")
-        return patterns
+        return _cookie_patterns(patterns)
 
     @field_validator("google_consent_types")
     @classmethod
     def _known_google_types(cls, types: tuple[str, ...]) -> tuple[str, ...]:
-        unknown = sorted(set(types) - GOOGLE_CONSENT_TYPES)
+        unknown = sorted(set(types) - set(GOOGLE_CONSENT_TYPES))
         if unknown:
             raise ValueError(
                 f"unknown Consent Mode type(s) {unknown}; "
@@ -213,10 +209,7 @@ class ConsentSettings(BaseSettings):
     @field_validator("necessary_cookies")
     @classmethod
     def _necessary_patterns(cls, patterns: tuple[str, ...]) -> tuple[str, ...]:
-        for pattern in patterns:
-            if not _COOKIE_PATTERN.match(pattern):
-                raise ValueError(f"{pattern!r} is not a cookie name or glob pattern")
-        return patterns
+        return _cookie_patterns(patterns)
 
     @field_validator("path_prefix")
     @classmethod
@@ -317,6 +310,13 @@ class ConsentSettings(BaseSettings):
     def category_keys(self) -> tuple[str, ...]:
         """Keys of the declared categories, in order, without ``necessary``."""
         return tuple(category.key for category in self.categories)
+
+
+def _cookie_patterns(patterns: tuple[str, ...]) -> tuple[str, ...]:
+    for pattern in patterns:
+        if not _COOKIE_PATTERN.match(pattern):
+            raise ValueError(f"{pattern!r} is not a cookie name or glob pattern")
+    return patterns
 
 
 def _is_glob(pattern: str) -> bool:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Protocol
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -9,6 +11,7 @@ from hypothesis import strategies as st
 from consent.inject import (
     BodyInjector,
     HeadInserter,
+    PageRewriter,
     TagActivator,
     activate_reference,
     inject_reference,
@@ -19,37 +22,42 @@ from consent.inject import (
 SNIPPET = b"<div data-consent-banner></div>"
 
 
-def stream(body: bytes, cuts: list[int], hold_limit: int = 64 * 1024) -> bytes:
-    """Feed ``body`` cut at ``cuts`` through an injector; return every byte sent."""
-    injector = BodyInjector(SNIPPET, hold_limit=hold_limit)
+class Streaming(Protocol):
+    def feed(self, chunk: bytes) -> bytes: ...
+    def finish(self) -> bytes: ...
+
+
+def stream_through(transformer: Streaming, body: bytes, cuts: list[int]) -> bytes:
+    """Feed ``body`` cut at ``cuts`` through ``transformer``; return every byte sent."""
     out = b""
     start = 0
     for cut in sorted(set(cuts)):
-        out += injector.feed(body[start:cut])
+        out += transformer.feed(body[start:cut])
         start = cut
-    out += injector.feed(body[start:])
-    return out + injector.finish()
+    return out + transformer.feed(body[start:]) + transformer.finish()
 
 
-fragments = st.sampled_from(
-    [
-        b"</body>",
-        b"</BODY>",
-        b"</Body >",
-        b"</bo",
-        b"dy>",
-        b"<",
-        b"</",
-        b"x",
-        b"<p>text</p>",
-        b'<script>var s = "</body>";</script>',
-        b"</html>",
-        b"\n",
-        b"body",
-        b"\xe2\x82\xac",
-    ]
-)
-bodies = st.lists(fragments, max_size=30).map(b"".join)
+def stream(body: bytes, cuts: list[int], hold_limit: int = 64 * 1024) -> bytes:
+    return stream_through(BodyInjector(SNIPPET, hold_limit=hold_limit), body, cuts)
+
+
+FRAGMENTS = [
+    b"</body>",
+    b"</BODY>",
+    b"</Body >",
+    b"</bo",
+    b"dy>",
+    b"<",
+    b"</",
+    b"x",
+    b"<p>text</p>",
+    b'<script>var s = "</body>";</script>',
+    b"</html>",
+    b"\n",
+    b"body",
+    b"\xe2\x82\xac",
+]
+bodies = st.lists(st.sampled_from(FRAGMENTS), max_size=30).map(b"".join)
 
 
 @settings(max_examples=400)
@@ -123,34 +131,26 @@ HEAD_SNIPPET = b'<script src="/_consent/static/consent-mode.js"></script>'
 
 
 def stream_head(body: bytes, cuts: list[int], limit: int = 8192) -> bytes:
-    inserter = HeadInserter(HEAD_SNIPPET, search_limit=limit)
-    out = b""
-    start = 0
-    for cut in sorted(set(cuts)):
-        out += inserter.feed(body[start:cut])
-        start = cut
-    return out + inserter.feed(body[start:]) + inserter.finish()
+    return stream_through(HeadInserter(HEAD_SNIPPET, search_limit=limit), body, cuts)
 
 
-head_fragments = st.sampled_from(
-    [
-        b"<!doctype html>",
-        b"<html>",
-        b"<head>",
-        b'<head lang="en">',
-        b"<header>",
-        b"<he",
-        b"ad>",
-        b"<HEAD>",
-        b"<title>t</title>",
-        b"<body>",
-        b"x",
-        b"<",
-        b">",
-        b" ",
-    ]
-)
-head_bodies = st.lists(head_fragments, max_size=20).map(b"".join)
+HEAD_FRAGMENTS = [
+    b"<!doctype html>",
+    b"<html>",
+    b"<head>",
+    b'<head lang="en">',
+    b"<header>",
+    b"<he",
+    b"ad>",
+    b"<HEAD>",
+    b"<title>t</title>",
+    b"<body>",
+    b"x",
+    b"<",
+    b">",
+    b" ",
+]
+head_bodies = st.lists(st.sampled_from(HEAD_FRAGMENTS), max_size=20).map(b"".join)
 
 
 @settings(max_examples=300)
@@ -234,24 +234,22 @@ def test_other_tags_stay_as_they_are(tag: bytes) -> None:
     assert activate_reference(tag, GRANTED) == tag
 
 
-activation_fragments = st.sampled_from(
-    [
-        b'<script type="text/plain" data-consent-category="analytics" src="/a.js">',
-        b"</script>",
-        b'<iframe data-consent-category="analytics" data-src="/v">',
-        b"<",
-        b">",
-        b"<p>",
-        b"text",
-        b'<img data-consent-category="marketing" data-src="/p">',
-        b"data-consent-category",
-        b'<script type="text/plain" data-consent-category="analytics">',
-        b'"',
-        b" ",
-        b"<img ",
-    ]
-)
-activation_bodies = st.lists(activation_fragments, max_size=20).map(b"".join)
+ACTIVATION_FRAGMENTS = [
+    b'<script type="text/plain" data-consent-category="analytics" src="/a.js">',
+    b"</script>",
+    b'<iframe data-consent-category="analytics" data-src="/v">',
+    b"<",
+    b">",
+    b"<p>",
+    b"text",
+    b'<img data-consent-category="marketing" data-src="/p">',
+    b"data-consent-category",
+    b'<script type="text/plain" data-consent-category="analytics">',
+    b'"',
+    b" ",
+    b"<img ",
+]
+activation_bodies = st.lists(st.sampled_from(ACTIVATION_FRAGMENTS), max_size=20).map(b"".join)
 
 
 @settings(max_examples=400)
@@ -261,10 +259,29 @@ def test_activation_is_the_same_for_every_split(
 ) -> None:
     cuts = data.draw(st.lists(st.integers(0, len(body)), max_size=len(body) + 1))
     activator = TagActivator(frozenset({"analytics"}), tag_limit=limit)
-    out = b""
-    start = 0
-    for cut in sorted(set(cuts)):
-        out += activator.feed(body[start:cut])
-        start = cut
-    out += activator.feed(body[start:]) + activator.finish()
-    assert out == activate_reference(body, GRANTED, limit)
+    assert stream_through(activator, body, cuts) == activate_reference(body, GRANTED, limit)
+
+
+@settings(max_examples=300)
+@given(
+    body=st.lists(
+        st.sampled_from([*FRAGMENTS, *ACTIVATION_FRAGMENTS, *HEAD_FRAGMENTS]),
+        max_size=25,
+    ).map(b"".join),
+    data=st.data(),
+)
+def test_whole_page_rewrite_is_the_same_for_every_split(body: bytes, data: st.DataObject) -> None:
+    cuts = data.draw(st.lists(st.integers(0, len(body)), max_size=len(body) + 1))
+    whole = PageRewriter(HEAD_SNIPPET, SNIPPET, frozenset({"analytics"}))
+    expected = whole.feed(body) + whole.finish()
+    pieces = PageRewriter(HEAD_SNIPPET, SNIPPET, frozenset({"analytics"}))
+    assert stream_through(pieces, body, cuts) == expected
+    assert expected.count(HEAD_SNIPPET) == 1
+    assert expected.count(SNIPPET) == 1
+
+
+@given(body=bodies)
+def test_size_change_is_known_when_no_tag_is_rewritten(body: bytes) -> None:
+    rewriter = PageRewriter(HEAD_SNIPPET, SNIPPET)
+    assert rewriter.size_change == len(HEAD_SNIPPET) + len(SNIPPET)
+    assert len(rewriter.feed(body) + rewriter.finish()) == len(body) + rewriter.size_change
