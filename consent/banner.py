@@ -113,9 +113,11 @@ class LocalizedMarkup:
             "granted": _HOLES[GRANTED],
             "config": json.dumps(self._script_config(settings), separators=(",", ":")),
         }
-        self.banner = _snippet(self._render("snippet.html", decided=False, gpc=False))
-        self.banner_gpc = _snippet(self._render("snippet.html", decided=False, gpc=True))
-        self.settings_control = _snippet(self._render("snippet.html", decided=True, gpc=False))
+        self.banner = self._snippet(decided=False, gpc=False)
+        self.banner_gpc = self._snippet(decided=False, gpc=True)
+        self.settings_control = self._snippet(decided=True)
+        # With something granted, withdrawing takes one click, as giving did.
+        self.settings_control_withdraw = self._snippet(decided=True, withdrawable=True)
         self.notice = self._notice(settings)
         self.notice_hash = hashlib.sha256(
             json.dumps(self.notice, sort_keys=True, ensure_ascii=False).encode("utf-8")
@@ -123,6 +125,11 @@ class LocalizedMarkup:
 
     def _render(self, template: str, **values: Any) -> str:
         return self._environment.get_template(template).render({**self._common, **values})
+
+    def _snippet(self, *, decided: bool, gpc: bool = False, withdrawable: bool = False) -> Snippet:
+        return _snippet(
+            self._render("snippet.html", decided=decided, gpc=gpc, withdrawable=withdrawable)
+        )
 
     def preferences_page(self, *, next_url: str, granted: frozenset[str], gpc: bool) -> bytes:
         """The full preferences page, with the visitor's current choices ticked."""

@@ -143,6 +143,9 @@ class ConsentEndpoints:
         await response(scope, receive, send)
 
     def _gpc_json(self, method: str) -> Response:
+        if not self._gpc_categories:
+            # Nothing here is sold or shared for advertising: no GPC claim to make.
+            return PlainTextResponse("Not Found", status_code=404)
         if method not in ("GET", "HEAD"):
             return PlainTextResponse(
                 "Method Not Allowed", status_code=405, headers={"allow": "GET, HEAD"}
@@ -204,8 +207,14 @@ class ConsentEndpoints:
             gpc=visitor.state.gpc,
             revision=self._settings.policy_revision,
         )
-        withdrawn = visitor.state.decided and bool(visitor.state.granted - granted)
-        await self._record(scope, decision, state, withdrawn, markup)
+        action: Action
+        if visitor.state.decided and visitor.state.granted - granted:
+            action = "withdraw"
+        elif decision.action == "save":
+            action = "custom"
+        else:
+            action = "accept_all" if decision.action == "accept_all" else "reject_all"
+        await self._record(scope, action, decision.mechanism, state, markup)
 
         if decision.wants_json:
             response: Response = JSONResponse(state_json(state, self._all_categories))
@@ -253,23 +262,34 @@ class ConsentEndpoints:
             parts.append("Secure")
         return "; ".join(parts)
 
+    async def honour_gpc(self, scope: Scope, visitor: Visitor) -> list[tuple[bytes, bytes]]:
+        """Make a GPC signal's opt-out stick to an earlier "accept all", and log it.
+
+        CCPA treats ``Sec-GPC: 1`` as an opt-out request for that browser: the
+        categories it covers leave the stored choice (so they stay off even when
+        the signal is gone), and the log records it once, as a ``gpc`` event.
+        Returns the ``Set-Cookie`` headers for the page's answer.
+        """
+        choice = visitor.choice
+        if choice is None or not choice.granted & self._gpc_categories:
+            return []
+        stored = choice.granted - self._gpc_categories
+        markup = self._markup.for_request(Headers(scope=scope).get("accept-language", ""))
+        await self._record(scope, "gpc", "gpc", visitor.state, markup)
+        value = self._cookie.sign(choice.consent_id, choice.method, stored)
+        header = self._consent_cookie_header(value, stored, scope)
+        return [(b"set-cookie", header.encode("latin-1"))]
+
     async def _record(
         self,
         scope: Scope,
-        decision: Decision,
+        action: Action,
+        mechanism: Mechanism,
         state: ConsentState,
-        withdrawn: bool,
         markup: LocalizedMarkup,
     ) -> None:
         if self._log is None:
             return
-        action: Action
-        if withdrawn:
-            action = "withdraw"
-        elif decision.action == "save":
-            action = "custom"
-        else:
-            action = "accept_all" if decision.action == "accept_all" else "reject_all"
         ip = None
         client = scope.get("client")
         if self._settings.log_ip == "truncated" and client:
@@ -282,7 +302,7 @@ class ConsentEndpoints:
             denied=tuple(sorted(self._all_categories - state.granted)),
             revision=state.revision,
             locale=markup.locale,
-            mechanism=decision.mechanism,
+            mechanism=mechanism,
             notice_hash=markup.notice_hash,
             gpc=state.gpc,
             ip=ip,

@@ -72,9 +72,12 @@ class ConsentMiddleware:
             await self._endpoints(scope, receive, send, visitor)
             return
         scope[SCOPE_KEY] = visitor.state
+        extra_headers: list[tuple[bytes, bytes]] = []
+        if visitor.state.gpc and visitor.choice and visitor.choice.method != "s":
+            extra_headers = await self._endpoints.honour_gpc(scope, visitor)
         if visitor.refused_cookies:
             scope = self._hide_refused_cookies(scope, visitor.state.granted)
-        response = _ResponseEditor(self, scope, visitor, send)
+        response = _ResponseEditor(self, scope, visitor, send, extra_headers)
         await self.app(scope, receive, response.send)
 
     def read_visitor(self, scope: Scope) -> Visitor:
@@ -141,6 +144,7 @@ class _ResponseEditor:
     """Edits one response on its way out: cookies, banner, ``Vary``."""
 
     __slots__ = (
+        "_extra_headers",
         "_held_start",
         "_middleware",
         "_rewriter",
@@ -150,8 +154,14 @@ class _ResponseEditor:
     )
 
     def __init__(
-        self, middleware: ConsentMiddleware, scope: Scope, visitor: Visitor, send: Send
+        self,
+        middleware: ConsentMiddleware,
+        scope: Scope,
+        visitor: Visitor,
+        send: Send,
+        extra_headers: list[tuple[bytes, bytes]],
     ) -> None:
+        self._extra_headers = extra_headers
         self._middleware = middleware
         self._scope = scope
         self._visitor = visitor
@@ -205,6 +215,9 @@ class _ResponseEditor:
             host = _header(self._scope, b"host")
             headers.extend(policy.expiry_headers(self._visitor.refused_cookies, host))
             changed = True
+        if self._extra_headers:
+            headers.extend(self._extra_headers)
+            changed = True
         inject = (
             is_html
             and not encoded
@@ -256,7 +269,8 @@ class _ResponseEditor:
         markup = middleware._markup.for_request(_header(scope, b"accept-language"))
         snippet: Snippet
         if state.decided:
-            snippet = markup.settings_control
+            withdrawable = len(state.granted) > len(UNDECIDED_GRANTS)
+            snippet = markup.settings_control_withdraw if withdrawable else markup.settings_control
         else:
             snippet = markup.banner_gpc if state.gpc else markup.banner
         nonce = _csp_nonce(scope)

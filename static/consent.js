@@ -72,6 +72,7 @@
     var banner = root.querySelector("[data-consent-banner]");
     if (banner) banner.remove();
     root.querySelector("[data-consent-settings]").hidden = false;
+    root.querySelector("[data-consent-withdraw]").hidden = granted.length < 2;
     if (dialog && dialog.open) dialog.close();
     status.textContent = config.texts.saved;
     expireRefusedCookies();

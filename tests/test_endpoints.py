@@ -20,7 +20,7 @@ from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 from starlette.testclient import TestClient
 
-from consent import ConsentMiddleware
+from consent import Category, ConsentMiddleware
 from consent.cookie import ConsentCookie
 from consent.endpoints import MAX_DECISION_BYTES
 from consent.log import MemoryConsentLog
@@ -535,3 +535,60 @@ def test_any_preferences_query_gets_the_page(query: bytes) -> None:
     scope = http_scope("/_consent/preferences", query=query)
     messages = call(ConsentMiddleware(HOME_APP, SETTINGS), scope)
     assert messages[0]["status"] == 200
+
+
+# --- withdrawing in one click, and GPC after an earlier "accept all" ---------------------------
+
+
+def test_settings_control_withdraws_in_one_click() -> None:
+    client, log = make_client()
+    client.post("/_consent", data={"action": "accept_all"})
+    page = client.get("/").text
+    form = re.search(r"<form[^>]*data-consent-withdraw>(.*?)</form>", page, re.S)
+    assert form is not None
+    assert 'value="reject_all" data-consent-action="withdraw"' in form.group(1)
+    client.cookies.set("_ga", "GA1.1.1")
+    response = client.post("/_consent", data={"action": "reject_all", "next": "/"})
+    assert response.status_code == 303
+    assert any(c.startswith("_ga=; Max-Age=0") for c in response.headers.get_list("set-cookie"))
+    assert [event.action for event in log.events] == ["accept_all", "withdraw"]
+
+
+def test_withdraw_control_hidden_when_nothing_is_granted() -> None:
+    client, _ = make_client()
+    client.post("/_consent", data={"action": "reject_all"})
+    assert re.search(r"<form[^>]*data-consent-withdraw hidden>", client.get("/").text)
+
+
+def test_gpc_json_only_where_a_category_is_covered_by_gpc() -> None:
+    no_gpc = [Category(key="analytics", title="Analytics", cookies=["_ga"])]
+    client, _ = make_client(categories=no_gpc)
+    assert client.get("/.well-known/gpc.json").status_code == 404
+
+
+def test_gpc_signal_after_accept_all_opts_out_once_and_for_good() -> None:
+    client, log = make_client()
+    client.post("/_consent", data={"action": "accept_all"})
+    client.cookies.set("_fbp", "fb.1")
+    first = client.get("/", headers={"sec-gpc": "1"})
+    cookies = first.headers.get_list("set-cookie")
+    assert any(c.startswith("_fbp=; Max-Age=0") for c in cookies)
+    reissued = next(c for c in cookies if c.startswith("consent="))
+    assert granted_by(reissued.split(";", 1)[0].split("=", 1)[1]) == {"preferences", "analytics"}
+    assert [(e.action, e.mechanism, e.gpc) for e in log.events] == [
+        ("accept_all", "banner", False),
+        ("gpc", "gpc", True),
+    ]
+    assert log.events[1].denied == ("marketing",)
+    client.get("/", headers={"sec-gpc": "1"})
+    assert len(log.events) == 2  # recorded once
+    state = client.post("/_consent", json={"action": "save", "categories": ["analytics"]}).json()
+    assert "marketing" not in state["granted"]
+
+
+def test_gpc_signal_leaves_a_one_by_one_choice_alone() -> None:
+    client, log = make_client()
+    client.post("/_consent", data={"action": "save", "categories": ["marketing"]})
+    response = client.get("/", headers={"sec-gpc": "1"})
+    assert not any(c.startswith("consent=") for c in response.headers.get_list("set-cookie"))
+    assert [e.action for e in log.events] == ["custom"]

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import ipaddress
-from dataclasses import dataclass
+import uuid
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
 
 Action = Literal["accept_all", "reject_all", "custom", "withdraw", "gpc"]
-Mechanism = Literal["banner", "preferences", "api"]
+Mechanism = Literal["banner", "preferences", "api", "gpc"]
+"""How the decision was made; ``gpc`` is the browser's Global Privacy Control signal."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +34,8 @@ class ConsentEvent:
     """Whether the decision was made with ``Sec-GPC: 1``."""
     ip: str | None = None
     """Truncated network (/24 or /48) when ``log_ip="truncated"``; else None."""
+    event_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    """Unique identifier made with the event, so that storing it twice is recognised."""
 
 
 def truncate_ip(address: str) -> str | None:
@@ -44,3 +48,19 @@ def truncate_ip(address: str) -> str | None:
         ip = ip.ipv4_mapped
     prefix = 24 if ip.version == 4 else 48
     return str(ipaddress.ip_network(f"{ip}/{prefix}", strict=False))
+
+
+@dataclass(slots=True)
+class CookieCount:
+    """What the middleware saw of one cookie name."""
+
+    category: str
+    """Its category key, ``necessary``, or ``UNDECLARED``."""
+    seen: int
+    """Times seen, in requests and responses."""
+    blocked: int
+    """Times blocked (a ``Set-Cookie`` removed, or a request cookie hidden from the app)."""
+    first_seen: float
+    """Unix time."""
+    last_seen: float
+    """Unix time."""

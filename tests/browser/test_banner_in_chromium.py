@@ -130,6 +130,17 @@ def test_withdrawal_removes_the_cookies_at_once(
     assert "_fbp" in names
 
 
+def test_withdrawal_takes_one_click(servers: Servers, page: Page, context: BrowserContext) -> None:
+    page.goto(servers.site + ARTICLE)
+    page.get_by_role("button", name="Accept all").click()
+    withdraw = page.locator("[data-consent-action=withdraw]")
+    expect(withdraw).to_be_visible()
+    page.wait_for_function("() => window.__consentDemo && window.__consentDemo.adsRuns === 1")
+    withdraw.click()
+    expect(withdraw).to_be_hidden()
+    assert cookie_names(context) <= NECESSARY
+
+
 def test_without_javascript_every_action_works(servers: Servers, browser: Browser) -> None:
     context = browser.new_context(java_script_enabled=False)
     page = context.new_page()
