@@ -37,7 +37,11 @@ NEXT, NEXT_QUERY, NONCE, GRANTED = range(len(_HOLES))
 ENGLISH: Mapping[str, str] = bundled_locales()["en"]["texts"]
 
 
-@dataclass(frozen=True, slots=True)
+_RENDERED: dict[tuple[Snippet, str, str, frozenset[str]], bytes] = {}
+_RENDERED_SIZE = 2048
+
+
+@dataclass(frozen=True, slots=True, eq=False)
 class Snippet:
     """Pre-rendered markup with holes for per-request values."""
 
@@ -48,6 +52,17 @@ class Snippet:
         self, next_url: str, nonce: str = "", granted: frozenset[str] = frozenset()
     ) -> bytes:
         """The markup for one request."""
+        key = (self, next_url, nonce, granted)
+        rendered = _RENDERED.get(key)
+        if rendered is None:
+            rendered = self._render(next_url, nonce, granted)
+            # Pages repeat (nonces do not): a bounded cache, oldest out first.
+            if len(_RENDERED) >= _RENDERED_SIZE:
+                del _RENDERED[next(iter(_RENDERED))]
+            _RENDERED[key] = rendered
+        return rendered
+
+    def _render(self, next_url: str, nonce: str, granted: frozenset[str]) -> bytes:
         fills = (
             html.escape(next_url).encode("ascii", "xmlcharrefreplace"),
             quote(next_url, safe="/").encode("ascii"),

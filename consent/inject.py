@@ -11,6 +11,7 @@ way the body may be split into chunks.
 
 from __future__ import annotations
 
+import functools
 import re
 
 _MARKERS = (b"</body", b"</BODY", b"</Body")
@@ -34,16 +35,18 @@ def inject_reference(body: bytes, snippet: bytes, hold_limit: int = HOLD_LIMIT) 
     index = last_marker(body)
     if index < 0 or len(body) - index > hold_limit:
         return body + snippet
-    return body[:index] + snippet + body[index:]
+    # One copy of the page, not three.
+    view = memoryview(body)
+    return b"".join((view[:index], snippet, view[index:]))
 
 
 class BodyInjector:
     """Feeds body chunks through, inserting ``snippet`` before the last ``</body>``."""
 
-    __slots__ = ("_candidate", "_held", "_hold_limit", "_snippet")
+    __slots__ = ("_candidate", "_held", "_hold_limit", "snippet")
 
     def __init__(self, snippet: bytes, hold_limit: int = HOLD_LIMIT) -> None:
-        self._snippet = snippet
+        self.snippet = snippet
         self._hold_limit = hold_limit
         self._held = b""
         # Whether _held starts with a </body> candidate (else it is at most a
@@ -75,14 +78,14 @@ class BodyInjector:
 
     def prepend_to_snippet(self, extra: bytes) -> None:
         """Insert ``extra`` too, just before the snippet."""
-        self._snippet = extra + self._snippet
+        self.snippet = extra + self.snippet
 
     def finish(self) -> bytes:
         """The rest of the body, with the snippet in place."""
         held, self._held = self._held, b""
         if self._candidate:
-            return self._snippet + held
-        return held + self._snippet
+            return self.snippet + held
+        return held + self.snippet
 
 
 HEAD_SEARCH_LIMIT = 8 * 1024
@@ -157,6 +160,21 @@ def _unquote(value: bytes | None) -> bytes:
     return value[1:-1] if value[:1] in (b'"', b"'") else value
 
 
+_ACTIVATED: dict[tuple[bytes, frozenset[bytes]], bytes] = {}
+_ACTIVATED_SIZE = 1024
+
+
+def _activate_cached(tag: re.Match[bytes], granted: frozenset[bytes]) -> bytes:
+    # A site has few distinct gated tags; each is parsed once per set of grants.
+    key = (tag.group(0), granted)
+    live = _ACTIVATED.get(key)
+    if live is None:
+        live = activate_tag(tag, granted)
+        if len(_ACTIVATED) < _ACTIVATED_SIZE:
+            _ACTIVATED[key] = live
+    return live
+
+
 def activate_tag(tag: re.Match[bytes], granted: frozenset[bytes]) -> bytes:
     """A gated tag made live if its category is granted, else the tag unchanged.
 
@@ -212,11 +230,16 @@ def _activate(data: bytes, granted: frozenset[bytes], tag_limit: int) -> bytes:
             tag = _GATED_TAG.fullmatch(data, tag_start, tag_end + 1)
             if tag is not None:
                 parts.append(data[start:tag_start])
-                parts.append(activate_tag(tag, granted))
+                parts.append(_activate_cached(tag, granted))
                 start = tag_end + 1
         index = data.find(_GATED_MARKER, max(index + 1, start))
     parts.append(data[start:])
     return b"".join(parts)
+
+
+@functools.lru_cache(maxsize=256)
+def _as_bytes(keys: frozenset[str]) -> frozenset[bytes]:
+    return frozenset(key.encode("ascii") for key in keys)
 
 
 class TagActivator:
@@ -230,7 +253,7 @@ class TagActivator:
     __slots__ = ("_granted", "_held", "_tag_limit")
 
     def __init__(self, granted: frozenset[str], tag_limit: int = TAG_LIMIT) -> None:
-        self._granted = frozenset(key.encode("ascii") for key in granted)
+        self._granted = _as_bytes(granted)
         self._tag_limit = tag_limit
         self._held = b""
 
@@ -249,6 +272,12 @@ class TagActivator:
         """The rest of the body."""
         held, self._held = self._held, b""
         return _activate(held, self._granted, self._tag_limit)
+
+    def finish_with(self, last: bytes) -> bytes:
+        """``feed(last) + finish()``, in one pass."""
+        data = self._held + last if self._held else last
+        self._held = b""
+        return _activate(data, self._granted, self._tag_limit)
 
 
 class PageRewriter:
@@ -272,6 +301,17 @@ class PageRewriter:
         self._injector = BodyInjector(body_snippet)
         self.size_change: int | None = None if granted else len(head_snippet) + len(body_snippet)
         """Bytes the page grows by, or None when it cannot be known before the end."""
+
+    def whole(self, body: bytes) -> bytes:
+        """The page, when its body came in one piece: the same bytes, fewer copies."""
+        snippet = self._injector.snippet
+        if self._head is not None:
+            body, inserted = insert_after_head_reference(body, self._head_snippet)
+            if not inserted:
+                snippet = self._head_snippet + snippet
+        if self._activator is not None:
+            body = self._activator.finish_with(body)
+        return inject_reference(body, snippet)
 
     def feed(self, chunk: bytes) -> bytes:
         """The bytes that can be sent now."""

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import functools
+import math
+import time
+
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .banner import BannerMarkup, ConsentModeTag, Snippet
@@ -16,6 +20,7 @@ from .state import SCOPE_KEY, UNDECIDED_GRANTS, ConsentState, Visitor
 # Statuses whose body is a page a visitor reads (not a redirect, an empty or a partial body).
 _PAGE_STATUSES = frozenset({200, 201, 202, 203}) | frozenset(range(400, 600))
 _UNSAFE_CHARSETS = (b"utf-16", b"utf-32", b"utf16", b"utf32")
+_VISITOR_CACHE_SIZE = 4096
 
 
 class ConsentMiddleware:
@@ -51,6 +56,7 @@ class ConsentMiddleware:
         self._prefix_slash = settings.path_prefix + "/"
         self._cookie_marker = settings.cookie_name.encode("latin-1") + b"="
         self._gpc_categories = frozenset(c.key for c in settings.categories if c.gpc_opt_out)
+        self._visitors: dict[tuple[bytes, bool], tuple[Visitor, float]] = {}
         self._undecided = {
             gpc: ConsentState(
                 decided=False,
@@ -77,8 +83,59 @@ class ConsentMiddleware:
             extra_headers = await self._endpoints.honour_gpc(scope, visitor)
         if visitor.refused_cookies:
             scope = self._hide_refused_cookies(scope, visitor.state.granted)
-        response = _ResponseEditor(self, scope, visitor, send, extra_headers)
-        await self.app(scope, receive, response.send)
+        held_start: Message | None = None
+        rewriter: PageRewriter | None = None
+
+        async def send_with_consent(message: Message) -> None:
+            nonlocal held_start, rewriter
+            if held_start is None and rewriter is None:
+                if message["type"] != "http.response.start":
+                    await send(message)
+                    return
+                edited, page = self._edit_start(message, scope, visitor, extra_headers)
+                if page:
+                    # Held until the body shows whether it can be rewritten.
+                    held_start = edited
+                else:
+                    await send(edited)
+            elif held_start is not None:
+                start, held_start = held_start, None
+                if message["type"] != "http.response.body":
+                    # A body that is not ours to rewrite (pathsend, zero-copy): the
+                    # headers go as they are, only stripped of refused cookies.
+                    await send(start)
+                    await send(message)
+                    return
+                rewriter = self._page_rewriter(scope, visitor)
+                _add_vary_cookie(start["headers"])
+                if not message.get("more_body", False):
+                    # The whole page is here: rewrite it first, then its length is exact.
+                    body = rewriter.whole(message.get("body", b""))
+                    rewriter = None
+                    _set_content_length(start["headers"], len(body))
+                    await send(start)
+                    await send({"type": "http.response.body", "body": body})
+                    return
+                _grow_content_length(start["headers"], rewriter.size_change)
+                await send(start)
+                await send_rewritten(rewriter, message)
+            elif message["type"] == "http.response.body" and rewriter is not None:
+                await send_rewritten(rewriter, message)
+            else:
+                await send(message)
+
+        async def send_rewritten(page: PageRewriter, message: Message) -> None:
+            nonlocal rewriter
+            out = page.feed(message.get("body", b""))
+            more_body = message.get("more_body", False)
+            if not more_body:
+                out += page.finish()
+                rewriter = None
+            elif not out:
+                return
+            await send({"type": "http.response.body", "body": out, "more_body": more_body})
+
+        await self.app(scope, receive, send_with_consent)
 
     def read_visitor(self, scope: Scope) -> Visitor:
         """The consent cookie, the GPC signal, and the cookies the choice refuses."""
@@ -89,6 +146,20 @@ class ConsentMiddleware:
                 cookie_headers.append(value)
             elif name == b"sec-gpc" and value.strip() == b"1":
                 gpc = True
+        # A returning visitor sends the same headers on every request: what they
+        # say is worked out once, and then only the choice's expiry is checked.
+        key = (b"\n".join(cookie_headers), gpc)
+        cached = self._visitors.get(key)
+        if cached is not None and time.time() < cached[1]:
+            return cached[0]
+        visitor = self._read_visitor(tuple(cookie_headers), gpc)
+        if len(self._visitors) >= _VISITOR_CACHE_SIZE:
+            del self._visitors[next(iter(self._visitors))]
+        expires_at = visitor.choice.expires_at if visitor.choice else math.inf
+        self._visitors[key] = (visitor, expires_at)
+        return visitor
+
+    def _read_visitor(self, cookie_headers: tuple[bytes, ...], gpc: bool) -> Visitor:
         raw_choice = None
         for header in cookie_headers:
             if self._cookie_marker in header:
@@ -119,9 +190,77 @@ class ConsentMiddleware:
             state=state,
             choice=choice,
             cookie_value=raw_choice,
-            cookie_headers=tuple(cookie_headers),
+            cookie_headers=cookie_headers,
             refused_cookies=tuple(dict.fromkeys(refused)),
         )
+
+    def _edit_start(
+        self,
+        message: Message,
+        scope: Scope,
+        visitor: Visitor,
+        extra_headers: list[tuple[bytes, bytes]],
+    ) -> tuple[Message, bool]:
+        """The response start without refused cookies, and whether to show the banner in it.
+
+        The message comes back as it was when nothing in it changes.
+        """
+        policy = self._policy
+        granted = visitor.state.granted
+        headers: list[tuple[bytes, bytes]] = []
+        changed = False
+        html = False
+        encoded = False
+        for name, value in message.get("headers", ()):
+            lower = name.lower()
+            if lower == b"set-cookie":
+                cookie = set_cookie_name(value)
+                policy.learn_scope(cookie, value)
+                if not policy.allows(cookie, granted):
+                    changed = True
+                    continue
+            elif lower == b"content-type":
+                html = _is_rewritable_html(value)
+            elif lower == b"content-encoding":
+                encoded = value.strip().lower() not in (b"", b"identity")
+            headers.append((name, value))
+        if visitor.refused_cookies:
+            headers.extend(policy.expiry_headers(visitor.refused_cookies, _header(scope, b"host")))
+            changed = True
+        if extra_headers:
+            headers.extend(extra_headers)
+            changed = True
+        page = (
+            html
+            and not encoded
+            and message["status"] in _PAGE_STATUSES
+            and scope["method"] != "HEAD"
+            # Only a page the visitor navigated to: not an iframe, nor an HTML
+            # fragment fetched by script (htmx, Turbo), which would get a banner each.
+            and _header(scope, b"sec-fetch-dest") in ("", "document")
+        )
+        if not (changed or page):
+            return message, False
+        if changed:
+            _add_vary_cookie(headers)
+        return {**message, "headers": headers}, page
+
+    def _page_rewriter(self, scope: Scope, visitor: Visitor) -> PageRewriter:
+        state = visitor.state
+        markup = self._markup.for_request(_header(scope, b"accept-language"))
+        snippet: Snippet
+        if state.decided:
+            withdrawable = len(state.granted) > len(UNDECIDED_GRANTS)
+            snippet = markup.settings_control_withdraw if withdrawable else markup.settings_control
+        else:
+            snippet = markup.banner_gpc if state.gpc else markup.banner
+        nonce = _csp_nonce(scope)
+        body_snippet = snippet.render(_request_target(scope), nonce, state.granted)
+        head_snippet = b""
+        if self._consent_mode.enabled:
+            head_snippet = self._consent_mode.render(state.decided, state.granted, nonce)
+        # Granted tags are made live on the server, so they run from the first byte.
+        return PageRewriter(head_snippet, body_snippet, state.granted - UNDECIDED_GRANTS)
 
     def _hide_refused_cookies(self, scope: Scope, granted: frozenset[str]) -> Scope:
         """A scope whose ``Cookie`` headers hold only the cookies the visitor allows."""
@@ -140,147 +279,13 @@ class ConsentMiddleware:
         return {**scope, "headers": headers}
 
 
-class _ResponseEditor:
-    """Edits one response on its way out: cookies, banner, ``Vary``."""
-
-    __slots__ = (
-        "_extra_headers",
-        "_held_start",
-        "_middleware",
-        "_rewriter",
-        "_scope",
-        "_send",
-        "_visitor",
+@functools.lru_cache(maxsize=64)
+def _is_rewritable_html(content_type: bytes) -> bool:
+    """Whether a ``Content-Type`` is HTML in an ASCII-compatible encoding."""
+    media_type, _, params = content_type.partition(b";")
+    return media_type.strip().lower() == b"text/html" and not any(
+        charset in params.lower() for charset in _UNSAFE_CHARSETS
     )
-
-    def __init__(
-        self,
-        middleware: ConsentMiddleware,
-        scope: Scope,
-        visitor: Visitor,
-        send: Send,
-        extra_headers: list[tuple[bytes, bytes]],
-    ) -> None:
-        self._extra_headers = extra_headers
-        self._middleware = middleware
-        self._scope = scope
-        self._visitor = visitor
-        self._send = send
-        self._held_start: Message | None = None
-        self._rewriter: PageRewriter | None = None
-
-    async def send(self, message: Message) -> None:
-        """The ``send`` the app calls."""
-        message_type = message["type"]
-        if message_type == "http.response.start":
-            await self._start(message)
-        elif message_type == "http.response.body" and self._held_start is not None:
-            start, self._held_start = self._held_start, None
-            await self._first_body(start, message)
-        elif message_type == "http.response.body" and self._rewriter is not None:
-            await self._body(self._rewriter, message)
-        else:
-            if self._held_start is not None:
-                # A body that is not ours to rewrite (pathsend, zero-copy): the
-                # original headers, already stripped of refused cookies, go first.
-                held, self._held_start = self._held_start, None
-                await self._send(held)
-            await self._send(message)
-
-    async def _start(self, message: Message) -> None:
-        middleware = self._middleware
-        policy = middleware._policy
-        granted = self._visitor.state.granted
-        headers: list[tuple[bytes, bytes]] = []
-        changed = False
-        is_html = False
-        encoded = False
-        for name, value in message.get("headers", ()):
-            lower = name.lower()
-            if lower == b"set-cookie":
-                cookie = set_cookie_name(value)
-                policy.learn_scope(cookie, value)
-                if not policy.allows(cookie, granted):
-                    changed = True
-                    continue
-            elif lower == b"content-type":
-                media_type, _, params = value.partition(b";")
-                is_html = media_type.strip().lower() == b"text/html" and not any(
-                    charset in params.lower() for charset in _UNSAFE_CHARSETS
-                )
-            elif lower == b"content-encoding":
-                encoded = value.strip().lower() not in (b"", b"identity")
-            headers.append((name, value))
-        if self._visitor.refused_cookies:
-            host = _header(self._scope, b"host")
-            headers.extend(policy.expiry_headers(self._visitor.refused_cookies, host))
-            changed = True
-        if self._extra_headers:
-            headers.extend(self._extra_headers)
-            changed = True
-        inject = (
-            is_html
-            and not encoded
-            and message["status"] in _PAGE_STATUSES
-            and self._scope["method"] != "HEAD"
-            # Only a page the visitor navigated to: not an iframe, nor an HTML
-            # fragment fetched by script (htmx, Turbo), which would get a banner each.
-            and _header(self._scope, b"sec-fetch-dest") in ("", "document")
-        )
-        if changed or inject:
-            message = {**message, "headers": headers}
-            if changed and not inject:
-                _add_vary_cookie(headers)
-        if inject:
-            self._held_start = message
-        else:
-            await self._send(message)
-
-    async def _first_body(self, start: Message, message: Message) -> None:
-        rewriter = self._page_rewriter()
-        headers: list[tuple[bytes, bytes]] = start["headers"]
-        _add_vary_cookie(headers)
-        if not message.get("more_body", False):
-            # The whole page is here: rewrite it first, then its length is exact.
-            body = rewriter.feed(message.get("body", b"")) + rewriter.finish()
-            _set_content_length(headers, len(body))
-            await self._send(start)
-            await self._send({"type": "http.response.body", "body": body, "more_body": False})
-            return
-        _grow_content_length(headers, rewriter.size_change)
-        await self._send(start)
-        self._rewriter = rewriter
-        await self._body(rewriter, message)
-
-    async def _body(self, rewriter: PageRewriter, message: Message) -> None:
-        out = rewriter.feed(message.get("body", b""))
-        more_body = message.get("more_body", False)
-        if not more_body:
-            out += rewriter.finish()
-            self._rewriter = None
-        elif not out:
-            return
-        await self._send({"type": "http.response.body", "body": out, "more_body": more_body})
-
-    def _page_rewriter(self) -> PageRewriter:
-        middleware = self._middleware
-        scope = self._scope
-        state = self._visitor.state
-        markup = middleware._markup.for_request(_header(scope, b"accept-language"))
-        snippet: Snippet
-        if state.decided:
-            withdrawable = len(state.granted) > len(UNDECIDED_GRANTS)
-            snippet = markup.settings_control_withdraw if withdrawable else markup.settings_control
-        else:
-            snippet = markup.banner_gpc if state.gpc else markup.banner
-        nonce = _csp_nonce(scope)
-        body_snippet = snippet.render(_request_target(scope), nonce, state.granted)
-        head_snippet = b""
-        if middleware._consent_mode.enabled:
-            head_snippet = middleware._consent_mode.render(state.decided, state.granted, nonce)
-        # Granted tags are made live on the server, so they run from the first byte.
-        live = state.granted - UNDECIDED_GRANTS
-        return PageRewriter(head_snippet, body_snippet, live)
 
 
 def _csp_nonce(scope: Scope) -> str:

@@ -285,3 +285,19 @@ def test_size_change_is_known_when_no_tag_is_rewritten(body: bytes) -> None:
     rewriter = PageRewriter(HEAD_SNIPPET, SNIPPET)
     assert rewriter.size_change == len(HEAD_SNIPPET) + len(SNIPPET)
     assert len(rewriter.feed(body) + rewriter.finish()) == len(body) + rewriter.size_change
+
+
+@settings(max_examples=300)
+@given(
+    body=st.lists(
+        st.sampled_from([*FRAGMENTS, *ACTIVATION_FRAGMENTS, *HEAD_FRAGMENTS]), max_size=25
+    ).map(b"".join),
+    granted=st.sampled_from([frozenset(), frozenset({"analytics"})]),
+    head=st.sampled_from([b"", HEAD_SNIPPET]),
+)
+def test_whole_body_gives_the_streamed_bytes(
+    body: bytes, granted: frozenset[str], head: bytes
+) -> None:
+    streamed = PageRewriter(head, SNIPPET, granted)
+    expected = streamed.feed(body) + streamed.finish()
+    assert PageRewriter(head, SNIPPET, granted).whole(body) == expected
