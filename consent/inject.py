@@ -217,9 +217,15 @@ def activate_reference(body: bytes, granted: frozenset[bytes], tag_limit: int = 
 
 
 def _activate(data: bytes, granted: frozenset[bytes], tag_limit: int) -> bytes:
+    parts = _activated_parts(data, granted, tag_limit)
+    return data if parts is None else b"".join(parts)
+
+
+def _activated_parts(data: bytes, granted: frozenset[bytes], tag_limit: int) -> list[bytes] | None:
     index = data.find(_GATED_MARKER)
     if index < 0:
-        return data
+        return None
+    view = memoryview(data)
     parts: list[bytes] = []
     start = 0
     while index >= 0:
@@ -229,11 +235,27 @@ def _activate(data: bytes, granted: frozenset[bytes], tag_limit: int) -> bytes:
         if tag_start >= 0 and tag_end >= 0 and tag_end + 1 - tag_start <= tag_limit:
             tag = _GATED_TAG.fullmatch(data, tag_start, tag_end + 1)
             if tag is not None:
-                parts.append(data[start:tag_start])
+                parts.append(view[start:tag_start])  # type: ignore[arg-type]
                 parts.append(_activate_cached(tag, granted))
                 start = tag_end + 1
         index = data.find(_GATED_MARKER, max(index + 1, start))
+    if start == 0:
+        return None
     parts.append(data[start:])
+    return parts
+
+
+def _inject_into_parts(parts: list[bytes], snippet: bytes) -> bytes:
+    """``inject_reference(b"".join(parts), snippet)``, with one copy of the page.
+
+    The last part is the page after its last gated tag; a ``</body>`` there is the
+    last of the page (no tag holds a ``<``), so the snippet is spliced in there.
+    """
+    last = parts[-1]
+    index = last_marker(last)
+    if index < 0 or len(last) - index > HOLD_LIMIT:
+        return inject_reference(b"".join(parts), snippet)
+    parts[-1:] = [last[:index], snippet, last[index:]]
     return b"".join(parts)
 
 
@@ -273,11 +295,9 @@ class TagActivator:
         held, self._held = self._held, b""
         return _activate(held, self._granted, self._tag_limit)
 
-    def finish_with(self, last: bytes) -> bytes:
-        """``feed(last) + finish()``, in one pass."""
-        data = self._held + last if self._held else last
-        self._held = b""
-        return _activate(data, self._granted, self._tag_limit)
+    def activated_parts(self, body: bytes) -> list[bytes] | None:
+        """A whole body's pieces, gated tags made live, or None when none was."""
+        return _activated_parts(body, self._granted, self._tag_limit)
 
 
 class PageRewriter:
@@ -310,7 +330,9 @@ class PageRewriter:
             if not inserted:
                 snippet = self._head_snippet + snippet
         if self._activator is not None:
-            body = self._activator.finish_with(body)
+            parts = self._activator.activated_parts(body)
+            if parts is not None:
+                return _inject_into_parts(parts, snippet)
         return inject_reference(body, snippet)
 
     def feed(self, chunk: bytes) -> bytes:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import logging
 import math
 import time
 
@@ -21,6 +22,8 @@ from .state import SCOPE_KEY, UNDECIDED_GRANTS, ConsentState, Visitor
 _PAGE_STATUSES = frozenset({200, 201, 202, 203}) | frozenset(range(400, 600))
 _UNSAFE_CHARSETS = (b"utf-16", b"utf-32", b"utf16", b"utf32")
 _VISITOR_CACHE_SIZE = 4096
+
+logger = logging.getLogger("consent")
 
 
 class ConsentMiddleware:
@@ -70,16 +73,34 @@ class ConsentMiddleware:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
-            await self.app(scope, receive, send)
+            if scope["type"] == "lifespan" and self.log is not None:
+                await self.app(scope, receive, self._with_log_lifespan(send))
+            else:
+                await self.app(scope, receive, send)
             return
-        visitor = self.read_visitor(scope)
+        # One pass over the request headers for everything the middleware reads.
+        cookie_headers: list[bytes] = []
+        gpc = False
+        request = _RequestHeaders()
+        for name, value in scope["headers"]:
+            if name == b"cookie":
+                cookie_headers.append(value)
+            elif name == b"sec-gpc":
+                gpc = gpc or value.strip() == b"1"
+            elif name in _READ_LATER:
+                setattr(request, _READ_LATER[name], value.decode("latin-1"))
+        visitor = self.visitor_for(cookie_headers, gpc)
+        log = self.log
+        if log is not None:
+            for cookie, category, refused in visitor.cookies:
+                log.cookie_seen(cookie, category, refused)
         path: str = scope["path"]
         if path == self._prefix or path.startswith(self._prefix_slash) or path == GPC_PATH:
             await self._endpoints(scope, receive, send, visitor)
             return
         scope[SCOPE_KEY] = visitor.state
         extra_headers: list[tuple[bytes, bytes]] = []
-        if visitor.state.gpc and visitor.choice and visitor.choice.method != "s":
+        if gpc and visitor.choice and visitor.choice.method != "s":
             extra_headers = await self._endpoints.honour_gpc(scope, visitor)
         if visitor.refused_cookies:
             scope = self._hide_refused_cookies(scope, visitor.state.granted)
@@ -92,13 +113,14 @@ class ConsentMiddleware:
                 if message["type"] != "http.response.start":
                     await send(message)
                     return
-                edited, page = self._edit_start(message, scope, visitor, extra_headers)
+                edited, page = self._edit_start(message, scope, visitor, request, extra_headers)
                 if page:
                     # Held until the body shows whether it can be rewritten.
                     held_start = edited
                 else:
                     await send(edited)
-            elif held_start is not None:
+                return
+            if held_start is not None:
                 start, held_start = held_start, None
                 if message["type"] != "http.response.body":
                     # A body that is not ours to rewrite (pathsend, zero-copy): the
@@ -106,30 +128,25 @@ class ConsentMiddleware:
                     await send(start)
                     await send(message)
                     return
-                rewriter = self._page_rewriter(scope, visitor)
+                page_rewriter = self._page_rewriter(scope, visitor, request)
                 _add_vary_cookie(start["headers"])
                 if not message.get("more_body", False):
                     # The whole page is here: rewrite it first, then its length is exact.
-                    body = rewriter.whole(message.get("body", b""))
-                    rewriter = None
+                    body = page_rewriter.whole(message.get("body", b""))
                     _set_content_length(start["headers"], len(body))
                     await send(start)
                     await send({"type": "http.response.body", "body": body})
                     return
-                _grow_content_length(start["headers"], rewriter.size_change)
+                _grow_content_length(start["headers"], page_rewriter.size_change)
                 await send(start)
-                await send_rewritten(rewriter, message)
-            elif message["type"] == "http.response.body" and rewriter is not None:
-                await send_rewritten(rewriter, message)
-            else:
+                rewriter = page_rewriter
+            if rewriter is None or message["type"] != "http.response.body":
                 await send(message)
-
-        async def send_rewritten(page: PageRewriter, message: Message) -> None:
-            nonlocal rewriter
-            out = page.feed(message.get("body", b""))
+                return
+            out = rewriter.feed(message.get("body", b""))
             more_body = message.get("more_body", False)
             if not more_body:
-                out += page.finish()
+                out += rewriter.finish()
                 rewriter = None
             elif not out:
                 return
@@ -137,18 +154,34 @@ class ConsentMiddleware:
 
         await self.app(scope, receive, send_with_consent)
 
-    def read_visitor(self, scope: Scope) -> Visitor:
-        """The consent cookie, the GPC signal, and the cookies the choice refuses."""
-        cookie_headers: list[bytes] = []
-        gpc = False
-        for name, value in scope["headers"]:
-            if name == b"cookie":
-                cookie_headers.append(value)
-            elif name == b"sec-gpc" and value.strip() == b"1":
-                gpc = True
+    def _with_log_lifespan(self, send: Send) -> Send:
+        """``send`` for the lifespan: the log starts with the app and is closed after it.
+
+        The messages pass unchanged; the log is only given its turn before the
+        server hears that start-up or shut-down is complete, so that events
+        spooled during an outage are stored and pending counts are written.
+        """
+        log = self.log
+
+        async def send_after_log(message: Message) -> None:
+            if log is not None:
+                try:
+                    if message["type"] == "lifespan.startup.complete":
+                        await log.start()
+                    elif message["type"] == "lifespan.shutdown.complete":
+                        await log.close()
+                except Exception:
+                    # The log spools what it cannot store; the site still starts and stops.
+                    logger.exception("consent log: lifespan %s failed", message["type"])
+            await send(message)
+
+        return send_after_log
+
+    def visitor_for(self, cookie_headers: list[bytes], gpc: bool) -> Visitor:
+        """What the ``Cookie`` headers and the GPC signal say about the visitor."""
         # A returning visitor sends the same headers on every request: what they
         # say is worked out once, and then only the choice's expiry is checked.
-        key = (b"\n".join(cookie_headers), gpc)
+        key = (cookie_headers[0] if len(cookie_headers) == 1 else b"\n".join(cookie_headers), gpc)
         cached = self._visitors.get(key)
         if cached is not None and time.time() < cached[1]:
             return cached[0]
@@ -181,17 +214,18 @@ class ConsentMiddleware:
                 gpc=gpc,
                 revision=choice.revision,
             )
-        refused: list[str] = []
+        cookies: list[tuple[str, str, bool]] = []
         for header in cookie_headers:
             for name, _ in split_cookie_header(header):
-                if not self._policy.allows(name, state.granted):
-                    refused.append(name)
+                allowed = self._policy.allows(name, state.granted)
+                cookies.append((name, self._policy.classify(name), not allowed))
         return Visitor(
             state=state,
             choice=choice,
             cookie_value=raw_choice,
             cookie_headers=cookie_headers,
-            refused_cookies=tuple(dict.fromkeys(refused)),
+            refused_cookies=tuple(dict.fromkeys(name for name, _, refused in cookies if refused)),
+            cookies=tuple(cookies),
         )
 
     def _edit_start(
@@ -199,6 +233,7 @@ class ConsentMiddleware:
         message: Message,
         scope: Scope,
         visitor: Visitor,
+        request: _RequestHeaders,
         extra_headers: list[tuple[bytes, bytes]],
     ) -> tuple[Message, bool]:
         """The response start without refused cookies, and whether to show the banner in it.
@@ -216,7 +251,10 @@ class ConsentMiddleware:
             if lower == b"set-cookie":
                 cookie = set_cookie_name(value)
                 policy.learn_scope(cookie, value)
-                if not policy.allows(cookie, granted):
+                allowed = policy.allows(cookie, granted)
+                if self.log is not None:
+                    self.log.cookie_seen(cookie, policy.classify(cookie), not allowed)
+                if not allowed:
                     changed = True
                     continue
             elif lower == b"content-type":
@@ -225,7 +263,7 @@ class ConsentMiddleware:
                 encoded = value.strip().lower() not in (b"", b"identity")
             headers.append((name, value))
         if visitor.refused_cookies:
-            headers.extend(policy.expiry_headers(visitor.refused_cookies, _header(scope, b"host")))
+            headers.extend(policy.expiry_headers(visitor.refused_cookies, request.host))
             changed = True
         if extra_headers:
             headers.extend(extra_headers)
@@ -237,7 +275,7 @@ class ConsentMiddleware:
             and scope["method"] != "HEAD"
             # Only a page the visitor navigated to: not an iframe, nor an HTML
             # fragment fetched by script (htmx, Turbo), which would get a banner each.
-            and _header(scope, b"sec-fetch-dest") in ("", "document")
+            and request.fetch_dest in ("", "document")
         )
         if not (changed or page):
             return message, False
@@ -245,9 +283,11 @@ class ConsentMiddleware:
             _add_vary_cookie(headers)
         return {**message, "headers": headers}, page
 
-    def _page_rewriter(self, scope: Scope, visitor: Visitor) -> PageRewriter:
+    def _page_rewriter(
+        self, scope: Scope, visitor: Visitor, request: _RequestHeaders
+    ) -> PageRewriter:
         state = visitor.state
-        markup = self._markup.for_request(_header(scope, b"accept-language"))
+        markup = self._markup.for_request(request.accept_language)
         snippet: Snippet
         if state.decided:
             withdrawable = len(state.granted) > len(UNDECIDED_GRANTS)
@@ -277,6 +317,24 @@ class ConsentMiddleware:
                 value = b"; ".join(kept)
             headers.append((name, value))
         return {**scope, "headers": headers}
+
+
+class _RequestHeaders:
+    """The request headers read on the response path, taken in the one pass over them."""
+
+    __slots__ = ("accept_language", "fetch_dest", "host")
+
+    def __init__(self) -> None:
+        self.host = ""
+        self.accept_language = ""
+        self.fetch_dest = ""
+
+
+_READ_LATER = {
+    b"host": "host",
+    b"accept-language": "accept_language",
+    b"sec-fetch-dest": "fetch_dest",
+}
 
 
 @functools.lru_cache(maxsize=64)
@@ -319,13 +377,6 @@ def _grow_content_length(headers: list[tuple[bytes, bytes]], change: int | None)
             else:
                 headers[index] = (name, str(int(value) + change).encode("ascii"))
             return
-
-
-def _header(scope: Scope, wanted: bytes) -> str:
-    for name, value in scope["headers"]:
-        if name == wanted:
-            return str(value.decode("latin-1"))
-    return ""
 
 
 def _request_target(scope: Scope) -> str:

@@ -56,6 +56,8 @@ class Visitor:
     """Raw ``Cookie`` header values, as the browser sent them."""
     refused_cookies: tuple[str, ...]
     """Names of incoming cookies the visitor's choice does not allow."""
+    cookies: tuple[tuple[str, str, bool], ...] = ()
+    """Each incoming cookie: its name, its category (or ``UNDECLARED``), whether refused."""
 
 
 def get_consent(request: HTTPConnection | MutableMapping[str, Any]) -> ConsentState:

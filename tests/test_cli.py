@@ -2,15 +2,28 @@
 
 from __future__ import annotations
 
+import asyncio
+import csv
+import io
+import json
+import re
 import socket
 import sqlite3
 import subprocess
 import sys
 import time
 import urllib.request
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
+
+from consent.cli import app as cli_app
+from consent.log import ConsentEvent, SqlConsentLog
+from consent.log.audit import EVENT_COLUMNS
+from tests.log.conftest import NOTICE, make_event
+from tests.log.helpers import event_count, execute, query
 
 
 def free_port() -> int:
@@ -73,3 +86,333 @@ def test_help_lists_the_demo() -> None:
         [sys.executable, "-m", "consent.cli", "--help"], capture_output=True, text=True, check=True
     )
     assert "demo" in result.stdout
+
+
+# --- the consent log commands ------------------------------------------------------------
+
+
+def write_log(url: str, tmp_path: Path) -> list[ConsentEvent]:
+    """Six decisions over two days, and some cookies."""
+    day1 = datetime(2026, 3, 1, 9, tzinfo=UTC)
+    day2 = datetime(2026, 3, 2, 9, tzinfo=UTC)
+    events = [
+        make_event(1, occurred_at=day1, action="accept_all"),
+        make_event(
+            2,
+            occurred_at=day1 + timedelta(hours=1),
+            action="reject_all",
+            granted=("necessary",),
+            denied=("analytics", "marketing", "preferences"),
+        ),
+        make_event(
+            3,
+            occurred_at=day1 + timedelta(hours=2),
+            action="custom",
+            granted=("analytics", "necessary"),
+            denied=("marketing", "preferences"),
+            mechanism="preferences",
+        ),
+        make_event(
+            1,
+            occurred_at=day2,
+            action="withdraw",
+            granted=("necessary",),
+            denied=("analytics", "marketing", "preferences"),
+        ),
+        make_event(4, occurred_at=day2 + timedelta(hours=1), action="accept_all", gpc=True),
+        make_event(
+            5,
+            occurred_at=day2 + timedelta(hours=2),
+            action="reject_all",
+            granted=("necessary",),
+            denied=("analytics", "marketing", "preferences"),
+        ),
+    ]
+    log = SqlConsentLog(url, spool_path=tmp_path / "writer.spool")
+
+    async def run() -> None:
+        for stored in events:
+            await log.record(stored, NOTICE)
+        for _ in range(3):
+            log.cookie_seen("_ga", "analytics", True)
+        log.cookie_seen("mystery", "UNDECLARED", True)
+        log.cookie_seen("session", "necessary", False)
+        await log.close()
+
+    asyncio.run(run())
+    return events
+
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def written_log(tmp_path: Path) -> tuple[str, list[ConsentEvent]]:
+    url = f"sqlite:///{tmp_path / 'audit.db'}"
+    return url, write_log(url, tmp_path)
+
+
+def test_log_table_lists_the_events(written_log: tuple[str, list[ConsentEvent]]) -> None:
+    url, _ = written_log
+    result = runner.invoke(cli_app, ["log", "--db", url], env={"COLUMNS": "160"})
+    assert result.exit_code == 0, result.output
+    assert result.stdout.count("consent-1") == 2
+    assert "withdraw" in result.stdout
+    assert "2026-03-02 09:00:00" in result.stdout
+
+
+def test_log_csv_export(written_log: tuple[str, list[ConsentEvent]]) -> None:
+    url, events = written_log
+    result = runner.invoke(cli_app, ["log", "--db", url, "--format", "csv"])
+    assert result.exit_code == 0, result.output
+    rows = list(csv.DictReader(io.StringIO(result.stdout)))
+    assert [r["seq"] for r in rows] == ["1", "2", "3", "4", "5", "6"]
+    assert rows[0]["occurred_at"] == "2026-03-01T09:00:00.000000Z"
+    assert [r["event_id"] for r in rows] == [e.event_id for e in events]
+    assert json.loads(rows[2]["granted"]) == ["analytics", "necessary"]
+    assert (rows[4]["gpc"], rows[4]["ip"]) == ("true", "")
+    assert list(rows[0]) == list(EVENT_COLUMNS)
+
+
+def test_log_json_lines_export_with_filters(written_log: tuple[str, list[ConsentEvent]]) -> None:
+    url, _ = written_log
+    result = runner.invoke(
+        cli_app,
+        ["log", "--db", url, "--format", "json", "--since", "2026-03-02", "--action", "reject_all"],
+    )
+    assert result.exit_code == 0, result.output
+    records = [json.loads(line) for line in result.stdout.splitlines()]
+    assert len(records) == 1
+    assert records[0]["consent_id"] == "consent-5"
+    assert records[0]["denied"] == ["analytics", "marketing", "preferences"]
+    assert records[0]["gpc"] is False
+
+
+@pytest.mark.parametrize(
+    ("options", "consent_ids"),
+    [
+        (["--consent-id", "consent-1"], ["consent-1", "consent-1"]),
+        (["--until", "2026-03-01"], ["consent-1", "consent-2", "consent-3"]),
+        (
+            ["--since", "2026-03-01T10:30:00Z", "--until", "2026-03-02T09:30"],
+            ["consent-3", "consent-1"],
+        ),
+        (["--action", "custom"], ["consent-3"]),
+    ],
+)
+def test_log_filters(
+    written_log: tuple[str, list[ConsentEvent]], options: list[str], consent_ids: list[str]
+) -> None:
+    url, _ = written_log
+    result = runner.invoke(cli_app, ["log", "--db", url, "--format", "json", *options])
+    assert result.exit_code == 0, result.output
+    assert [json.loads(line)["consent_id"] for line in result.stdout.splitlines()] == consent_ids
+
+
+def test_log_url_from_the_environment(
+    written_log: tuple[str, list[ConsentEvent]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url, _ = written_log
+    monkeypatch.setenv("CONSENT_LOG_URL", url)
+    result = runner.invoke(cli_app, ["log", "--format", "json"])
+    assert result.exit_code == 0, result.output
+    assert len(result.stdout.splitlines()) == 6
+
+
+def test_unknown_consent_id(written_log: tuple[str, list[ConsentEvent]]) -> None:
+    url, _ = written_log
+    result = runner.invoke(cli_app, ["log", "--db", url, "--consent-id", "nobody"])
+    assert result.exit_code == 1
+    assert result.stderr.strip() == "error: no event for consent id 'nobody'"
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("mysql://root@localhost/app", "error: unsupported database 'mysql'"),
+        ("not a url", "error: 'not a url' is not a database URL"),
+        ("sqlite:///missing.db", "error: no consent log at missing.db: the file does not exist"),
+        (
+            "postgresql://app@127.0.0.1:1/consent",
+            "error: cannot read the consent log at postgresql://app@127.0.0.1:1/consent: "
+            "connection refused",
+        ),
+    ],
+    ids=["unsupported", "malformed", "missing-file", "unreachable"],
+)
+@pytest.mark.parametrize("command", ["log", "verify", "stats", "cookies"])
+def test_unreadable_log_is_one_line_and_status_2(
+    tmp_path: Path, url: str, message: str, command: str
+) -> None:
+    result = runner.invoke(cli_app, [command, "--db", url])
+    assert result.exit_code == 2
+    assert result.stderr.startswith(message)
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert "Traceback" not in result.output
+    assert not (tmp_path / "missing.db").exists()
+
+
+def test_a_database_without_a_log(tmp_path: Path) -> None:
+    sqlite3.connect(tmp_path / "other.db").execute("CREATE TABLE t (x)").connection.close()
+    result = runner.invoke(cli_app, ["verify", "--db", f"sqlite:///{tmp_path / 'other.db'}"])
+    assert result.exit_code == 2
+    assert "holds no consent log" in result.stderr
+
+
+def test_verify_intact(written_log: tuple[str, list[ConsentEvent]]) -> None:
+    url, _ = written_log
+    result = runner.invoke(cli_app, ["verify", "--db", url])
+    assert result.exit_code == 0, result.output
+    assert result.stdout.startswith("intact: 6 events from the start; head seq 6 hash ")
+
+
+def test_verify_tampered_names_the_first_bad_event(
+    written_log: tuple[str, list[ConsentEvent]],
+) -> None:
+    url, events = written_log
+    execute(url, "UPDATE consent_events SET action = 'accept_all' WHERE seq = 2")
+    result = runner.invoke(cli_app, ["verify", "--db", url])
+    assert result.exit_code == 1
+    assert result.stdout.splitlines()[0] == (
+        f"TAMPERED: first bad event seq 2 (event {events[1].event_id}): "
+        "its contents do not match its hash: edited, moved or forged"
+    )
+
+
+def test_verify_checkpoint_finds_a_rewritten_log(
+    written_log: tuple[str, list[ConsentEvent]],
+) -> None:
+    url, _ = written_log
+    head = query(url, "SELECT hash FROM consent_events WHERE seq = 6")[0][0]
+    assert (
+        runner.invoke(cli_app, ["verify", "--db", url, "--checkpoint", f"6:{head}"]).exit_code == 0
+    )
+    result = runner.invoke(cli_app, ["verify", "--db", url, "--checkpoint", f"6:{'9' * 64}"])
+    assert result.exit_code == 1
+    assert "checkpoint seq 6" in result.stdout
+    bad = runner.invoke(cli_app, ["verify", "--db", url, "--checkpoint", "six"])
+    assert bad.exit_code == 2
+
+
+def test_stats_per_day(written_log: tuple[str, list[ConsentEvent]]) -> None:
+    url, _ = written_log
+    result = runner.invoke(cli_app, ["stats", "--db", url], env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    lines = {line.split("│")[1].strip(): line for line in result.stdout.splitlines() if "│" in line}
+    cells = [c.strip() for c in lines["2026-03-01"].split("│")[1:-1]]
+    # decisions, accept, reject, custom, withdraw, then opt-in: analytics, marketing, preferences
+    assert cells[1:] == ["3", "33.3%", "33.3%", "33.3%", "0", "66.7%", "33.3%", "33.3%"]
+    total = [c.strip() for c in lines["all days"].split("│")[1:-1]]
+    assert total[1:6] == ["6", "33.3%", "33.3%", "16.7%", "1"]
+
+
+def test_stats_html_report_is_self_contained(
+    written_log: tuple[str, list[ConsentEvent]], tmp_path: Path
+) -> None:
+    url, _ = written_log
+    report = tmp_path / "report.html"
+    result = runner.invoke(cli_app, ["stats", "--db", url, "--html", str(report)])
+    assert result.exit_code == 0, result.output
+    page = report.read_text()
+    assert page.count("<svg") == 2
+    assert "<rect" in page
+    assert "<polyline" in page
+    assert "2026-03-02" in page
+    assert not re.search(r"""(src|href)\s*=|url\(|@import|<script""", page)
+
+
+def test_purge_asks_then_keeps_the_chain_verifiable(
+    written_log: tuple[str, list[ConsentEvent]],
+) -> None:
+    url, _ = written_log
+    declined = runner.invoke(cli_app, ["purge", "--db", url, "--before", "2026-03-02"], input="n\n")
+    assert declined.exit_code == 1
+    assert "Delete 3 events (seq 1–3)" in declined.output
+    assert event_count(url) == 6
+    result = runner.invoke(cli_app, ["purge", "--db", url, "--before", "2026-03-02", "--yes"])
+    assert result.exit_code == 0, result.output
+    assert result.stdout.startswith("purged 3 events; the chain now starts after seq 3")
+    assert event_count(url) == 3
+    verified = runner.invoke(cli_app, ["verify", "--db", url])
+    assert verified.exit_code == 0
+    assert "3 events after the anchor at seq 3" in verified.stdout
+
+
+def test_purge_refuses_a_tampered_log(written_log: tuple[str, list[ConsentEvent]]) -> None:
+    url, _ = written_log
+    execute(url, "DELETE FROM consent_events WHERE seq = 2")
+    result = runner.invoke(cli_app, ["purge", "--db", url, "--before", "2026-03-02", "--yes"])
+    assert result.exit_code == 1
+    assert "does not verify" in result.stderr
+    assert event_count(url) == 5
+
+
+def test_purge_needs_a_date(written_log: tuple[str, list[ConsentEvent]]) -> None:
+    url, _ = written_log
+    result = runner.invoke(cli_app, ["purge", "--db", url, "--before", "last year", "--yes"])
+    assert result.exit_code == 2
+    assert "is not a date" in result.output
+    missing = runner.invoke(cli_app, ["purge", "--db", url, "--yes"])
+    assert missing.exit_code == 2
+    assert "--retention-days" in missing.output
+
+
+def test_purge_by_retention_days_from_the_environment(
+    written_log: tuple[str, list[ConsentEvent]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url, _ = written_log
+    # The log's events are from 2026-03-01 and -02: keep none older than "today" minus N.
+    days = (datetime.now(UTC).date() - date(2026, 3, 2)).days
+    monkeypatch.setenv("CONSENT_RETENTION_DAYS", str(days))
+    result = runner.invoke(cli_app, ["purge", "--db", url, "--yes"])
+    assert result.exit_code == 0, result.output
+    assert event_count(url) == 3
+
+
+@pytest.mark.parametrize("output", ["table", "csv", "json"])
+def test_cookies(written_log: tuple[str, list[ConsentEvent]], output: str) -> None:
+    url, _ = written_log
+    result = runner.invoke(cli_app, ["cookies", "--db", url, "--format", output])
+    assert result.exit_code == 0, result.output
+    if output == "csv":
+        rows = list(csv.DictReader(io.StringIO(result.stdout)))
+        found = [(r["name"], r["category"], r["seen"], r["blocked"]) for r in rows]
+        assert found == [
+            ("mystery", "UNDECLARED", "1", "1"),
+            ("_ga", "analytics", "3", "3"),
+            ("session", "necessary", "1", "0"),
+        ]
+    elif output == "json":
+        records = [json.loads(line) for line in result.stdout.splitlines()]
+        # Undeclared cookies first: they are the ones to look into.
+        assert [r["name"] for r in records] == ["mystery", "_ga", "session"]
+        assert records[0]["first_seen"].endswith("Z")
+    else:
+        assert "UNDECLARED" in result.stdout
+        assert "mystery" in result.stdout
+
+
+def test_notice_shows_what_the_visitor_was_told(
+    written_log: tuple[str, list[ConsentEvent]],
+) -> None:
+    url, events = written_log
+    result = runner.invoke(cli_app, ["notice", events[0].notice_hash, "--db", url])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout) == NOTICE
+    missing = runner.invoke(cli_app, ["notice", "00" * 32, "--db", url])
+    assert missing.exit_code == 1
+
+
+@pytest.mark.slow
+def test_csv_export_through_the_installed_command(
+    written_log: tuple[str, list[ConsentEvent]], tmp_path: Path
+) -> None:
+    url, _ = written_log
+    result = subprocess.run(
+        [sys.executable, "-m", "consent.cli", "log", "--db", url, "--format", "csv"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert len(result.stdout.splitlines()) == 7
+    assert result.stderr == ""

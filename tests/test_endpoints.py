@@ -404,7 +404,7 @@ def test_sqlite_log_file_receives_the_event(tmp_path: Path) -> None:
     assert client.post("/_consent", data={"action": "reject_all"}).status_code == 303
     with sqlite3.connect(database) as connection:
         rows = connection.execute(
-            "SELECT action, granted, notice_hash FROM consent_events ORDER BY id"
+            "SELECT action, granted, notice_hash FROM consent_events ORDER BY seq"
         ).fetchall()
         notices = connection.execute("SELECT notice FROM consent_notices").fetchall()
     assert [row[0] for row in rows] == ["accept_all", "withdraw"]

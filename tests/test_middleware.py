@@ -18,6 +18,7 @@ from starlette.testclient import TestClient
 from starlette.types import Message, Receive, Scope, Send
 
 from consent import Category, ConsentMiddleware, ConsentState, get_consent
+from consent.log import MemoryConsentLog
 from tests.asgi import body_of, call, consent_cookie, headers_of, http_scope
 from tests.conftest import make_settings
 
@@ -431,3 +432,51 @@ def test_banner_only_in_pages_navigated_to(destination: bytes | None, injected: 
 def test_banner_names_the_purposes() -> None:
     html = client().get("/").text
     assert "Purposes: Preferences, Analytics, Advertising." in html
+
+
+# --- the log's part in the request path --------------------------------------------------------
+
+
+def test_lifespan_starts_the_log_before_startup_completes_and_closes_it_after_shutdown() -> None:
+    import asyncio
+
+    log = MemoryConsentLog()
+    order: list[str] = []
+    incoming = [{"type": "lifespan.startup"}, {"type": "lifespan.shutdown"}]
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        await receive()
+        await send({"type": "lifespan.startup.complete"})
+        await receive()
+        await send({"type": "lifespan.shutdown.complete"})
+
+    async def receive() -> Message:
+        return incoming.pop(0)
+
+    async def send(message: Message) -> None:
+        order.append(f"{message['type']} (log started={log.started}, closed={log.closed})")
+
+    asyncio.run(ConsentMiddleware(app, SETTINGS, log=log)({"type": "lifespan"}, receive, send))
+    assert order == [
+        "lifespan.startup.complete (log started=True, closed=False)",
+        "lifespan.shutdown.complete (log started=True, closed=True)",
+    ]
+
+
+def test_every_cookie_seen_is_counted_with_its_category_and_fate() -> None:
+    log = MemoryConsentLog()
+    app = Starlette(routes=[Route("/tracked", tracked_page)])
+    app.add_middleware(ConsentMiddleware, settings=SETTINGS, log=log)
+    test_client = TestClient(app)
+    test_client.get("/tracked", headers={"cookie": "_ga=1; session=s; stray=1"})
+    counts = {
+        name: (count.category, count.seen, count.blocked) for name, count in log.cookies.items()
+    }
+    assert counts == {
+        "_ga": ("analytics", 2, 2),
+        "_ga_XYZ": ("analytics", 1, 1),
+        "_fbp": ("marketing", 1, 1),
+        "session": ("necessary", 2, 0),
+        "stray": ("UNDECLARED", 1, 1),
+        "preferences_theme": ("UNDECLARED", 1, 1),
+    }

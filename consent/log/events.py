@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import ipaddress
+import secrets
+import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -34,8 +36,21 @@ class ConsentEvent:
     """Whether the decision was made with ``Sec-GPC: 1``."""
     ip: str | None = None
     """Truncated network (/24 or /48) when ``log_ip="truncated"``; else None."""
-    event_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    event_id: str = field(default_factory=lambda: new_event_id())
     """Unique identifier made with the event, so that storing it twice is recognised."""
+
+
+def new_event_id() -> str:
+    """A UUID version 7 (RFC 9562), as 32 hex digits: milliseconds since 1970, then random.
+
+    Ids made one after the other sort together, so that the unique index on them
+    grows at its end instead of touching a random page of the index per event.
+    """
+    value = (time.time_ns() // 1_000_000) << 80 | secrets.randbits(80)
+    # Version 7 in bits 48-51, variant 0b10 in bits 64-65 (from the top).
+    value = (value & ~(0xF << 76)) | 0x7 << 76
+    value = (value & ~(0x3 << 62)) | 0x2 << 62
+    return uuid.UUID(int=value).hex
 
 
 def truncate_ip(address: str) -> str | None:
