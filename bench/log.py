@@ -468,6 +468,7 @@ def main() -> int:
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--wrk-duration", type=int, default=15)
     parser.add_argument("--no-postgres", action="store_true")
+    parser.add_argument("--no-sqlite", action="store_true", help="big-log parts on PostgreSQL only")
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--json", type=Path)
     parser.add_argument(
@@ -505,9 +506,9 @@ def main() -> int:
             print("2-3. a big log", flush=True)
             _, rss, _, _ = _timed_cli("--help")
             results.append(Result("consent --help (the imports alone): peak RSS", rss, "MiB"))
-            results += bench_big_log(
-                f"sqlite:///{work / 'big.db'}", "SQLite", options.events, parts
-            )
+            if not options.no_sqlite:
+                big = f"sqlite:///{work / 'big.db'}"
+                results += bench_big_log(big, "SQLite", options.events, parts)
             if server is not None:
                 url = server.url(server.create_database())
                 results += bench_big_log(url, "PostgreSQL", options.events, parts)

@@ -50,7 +50,7 @@ class ConsentMiddleware:
         self._markup = BannerMarkup(settings, assets.urls)
         self._consent_mode = ConsentModeTag(settings, assets.urls["consent-mode.js"])
         if log is None and settings.log_url:
-            log = open_consent_log(settings.log_url)
+            log = open_consent_log(settings.log_url, spool_path=settings.log_spool_path)
         self.log = log
         self._endpoints = ConsentEndpoints(
             settings, self._cookie, self._policy, self._markup, assets, log

@@ -172,6 +172,10 @@ class ConsentSettings(BaseSettings):
     """Replacements for any banner text, by locale: ``{"en": {"banner_title": "Cookies"}}``."""
     log_url: str | None = "sqlite:///consent-log.db"
     """Consent log database (``sqlite:///...``, ``postgresql+asyncpg://...``); None or "": off."""
+    log_spool_path: Path | None = None
+    """Where decisions wait while the log database is down; None: beside the SQLite file."""
+    retention_days: int | None = Field(default=None, ge=1)
+    """How long ``consent purge --retention-days`` keeps events; None: until purged by date."""
     log_ip: Literal["off", "truncated"] = "off"
     """Keep the visitor's IP in the log: off, or truncated to /24 (IPv4) and /48 (IPv6)."""
     gpc_last_update: date = date(2026, 11, 25)

@@ -202,3 +202,24 @@ def test_every_field_is_documented() -> None:
         line = next(line for line in text.splitlines() if line.strip().startswith(f"{name}:"))
         following = text.split(line, 1)[1].lstrip().splitlines()[0]
         assert following.startswith('"""'), f"{name} has no docstring"
+
+
+def test_retention_days_must_be_positive() -> None:
+    assert "retention_days" in _error_for(retention_days=0)
+    assert make_settings(retention_days=400).retention_days == 400
+
+
+def test_spool_path_reaches_the_log(tmp_path: Path) -> None:
+    from consent.log import SqlConsentLog
+
+    settings = make_settings(
+        log_url=f"sqlite:///{tmp_path / 'log.db'}", log_spool_path=tmp_path / "waiting.spool"
+    )
+    middleware = ConsentMiddleware(_never_called, settings)
+    assert isinstance(middleware.log, SqlConsentLog)
+    assert middleware.log.spool.path == tmp_path / "waiting.spool"
+    default = ConsentMiddleware(
+        _never_called, make_settings(log_url=f"sqlite:///{tmp_path / 'x.db'}")
+    )
+    assert isinstance(default.log, SqlConsentLog)
+    assert default.log.spool.path == tmp_path / "x.db.spool"
