@@ -102,11 +102,14 @@ async def open_log(url: str, *, writes: bool = False) -> AsyncIterator[AsyncConn
     except SchemaError as error:
         raise LogUnavailable(f"{safe_url(url)}: {error}") from error
     except (SQLAlchemyError, OSError, TimeoutError) as error:
-        raise LogUnavailable(
-            f"cannot read the consent log at {safe_url(url)}: {_reason(error)}"
-        ) from error
+        raise _unreadable(url, error) from error
     finally:
         await engine.dispose()
+
+
+def _unreadable(url: str, error: Exception) -> LogUnavailable:
+    """The one-line error for a log that was found but could not be read."""
+    return LogUnavailable(f"cannot read the consent log at {safe_url(url)}: {_reason(error)}")
 
 
 def safe_url(url: str) -> str:
@@ -348,9 +351,7 @@ async def _check_stretch_postgresql(url: str, checker: ChainChecker, progress: P
                     with contextlib.suppress(asyncio.CancelledError):
                         await ahead
     except (SQLAlchemyError, OSError, TimeoutError) as error:
-        raise LogUnavailable(
-            f"cannot read the consent log at {safe_url(url)}: {_reason(error)}"
-        ) from error
+        raise _unreadable(url, error) from error
     finally:
         await engine.dispose()
 
