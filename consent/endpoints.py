@@ -227,8 +227,7 @@ class ConsentEndpoints:
         # Whatever the new choice refuses goes now, HttpOnly cookies included.
         refused = [
             name
-            for header in visitor.cookie_headers
-            for name, _ in split_cookie_header(header)
+            for name, _ in split_cookie_header(visitor.cookie_header)
             if not self._policy.allows(name, granted)
         ]
         response.raw_headers.extend(self._policy.expiry_headers(dict.fromkeys(refused), host))

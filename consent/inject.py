@@ -217,17 +217,17 @@ def activate_reference(body: bytes, granted: frozenset[bytes], tag_limit: int = 
 
 
 def _activate(data: bytes, granted: frozenset[bytes], tag_limit: int) -> bytes:
-    parts = _activated_parts(data, granted, tag_limit)
-    return data if parts is None else b"".join(parts)
+    edits = _activations(data, granted, tag_limit)
+    return _apply(data, edits) if edits else data
 
 
-def _activated_parts(data: bytes, granted: frozenset[bytes], tag_limit: int) -> list[bytes] | None:
-    index = data.find(_GATED_MARKER)
-    if index < 0:
-        return None
-    view = memoryview(data)
-    parts: list[bytes] = []
+def _activations(
+    data: bytes, granted: frozenset[bytes], tag_limit: int
+) -> list[tuple[int, int, bytes]]:
+    """``(start, end, live tag)`` for each gated tag of ``data`` made live, in order."""
+    edits: list[tuple[int, int, bytes]] = []
     start = 0
+    index = data.find(_GATED_MARKER)
     while index >= 0:
         # Only the tag around each marker is parsed: pages are mostly other markup.
         tag_start = data.rfind(b"<", start, index)
@@ -235,28 +235,54 @@ def _activated_parts(data: bytes, granted: frozenset[bytes], tag_limit: int) -> 
         if tag_start >= 0 and tag_end >= 0 and tag_end + 1 - tag_start <= tag_limit:
             tag = _GATED_TAG.fullmatch(data, tag_start, tag_end + 1)
             if tag is not None:
-                parts.append(view[start:tag_start])  # type: ignore[arg-type]
-                parts.append(_activate_cached(tag, granted))
                 start = tag_end + 1
+                edits.append((tag_start, start, _activate_cached(tag, granted)))
         index = data.find(_GATED_MARKER, max(index + 1, start))
-    if start == 0:
-        return None
-    parts.append(data[start:])
-    return parts
+    return edits
 
 
-def _inject_into_parts(parts: list[bytes], snippet: bytes) -> bytes:
-    """``inject_reference(b"".join(parts), snippet)``, with one copy of the page.
+def _apply(data: bytes, edits: list[tuple[int, int, bytes]]) -> bytes:
+    """``data`` with each ``(start, end, replacement)`` made, in one copy."""
+    view = memoryview(data)
+    pieces: list[bytes | memoryview] = []
+    done = 0
+    for start, end, replacement in edits:
+        pieces += (view[done:start], replacement)
+        done = end
+    pieces.append(view[done:])
+    return b"".join(pieces)
 
-    The last part is the page after its last gated tag; a ``</body>`` there is the
-    last of the page (no tag holds a ``<``), so the snippet is spliced in there.
+
+def rewrite_page(
+    body: bytes,
+    head_snippet: bytes,
+    body_snippet: bytes,
+    granted: frozenset[bytes] = frozenset(),
+) -> bytes:
+    """What ``PageRewriter`` makes of a page whose body came in one piece.
+
+    The same bytes, found in one pass and copied once: the head snippet after
+    ``<head>``, gated tags of ``granted`` categories made live, and the body
+    snippet before the last ``</body>``. (Tags and ``<head>`` hold no ``<`` or
+    ``>`` inside, so these places never overlap.)
     """
-    last = parts[-1]
-    index = last_marker(last)
-    if index < 0 or len(last) - index > HOLD_LIMIT:
-        return inject_reference(b"".join(parts), snippet)
-    parts[-1:] = [last[:index], snippet, last[index:]]
-    return b"".join(parts)
+    edits = _activations(body, granted, TAG_LIMIT) if granted else []
+    if head_snippet:
+        match = _HEAD_OPEN.search(body, 0, HEAD_SEARCH_LIMIT)
+        if match is None:
+            body_snippet = head_snippet + body_snippet
+        else:
+            edits.append((match.end(), match.end(), head_snippet))
+            edits.sort()  # no two edits start and end at the same place
+    index = last_marker(body)
+    if index < 0 or len(body) - index > HOLD_LIMIT:
+        edits.append((len(body), len(body), body_snippet))
+    elif not edits or index >= edits[-1][1]:
+        edits.append((index, index, body_snippet))
+    else:
+        # An odd page whose last </body> comes before <head> or a gated tag.
+        return inject_reference(_apply(body, edits), body_snippet)
+    return _apply(body, edits)
 
 
 @functools.lru_cache(maxsize=256)
@@ -272,10 +298,11 @@ class TagActivator:
     the result does not depend on how the body is split.
     """
 
-    __slots__ = ("_granted", "_held", "_tag_limit")
+    __slots__ = ("_held", "_tag_limit", "granted")
 
     def __init__(self, granted: frozenset[str], tag_limit: int = TAG_LIMIT) -> None:
-        self._granted = _as_bytes(granted)
+        self.granted = _as_bytes(granted)
+        """The granted categories, as bytes."""
         self._tag_limit = tag_limit
         self._held = b""
 
@@ -288,16 +315,12 @@ class TagActivator:
             data = data[:cut]
         else:
             self._held = b""
-        return _activate(data, self._granted, self._tag_limit)
+        return _activate(data, self.granted, self._tag_limit)
 
     def finish(self) -> bytes:
         """The rest of the body."""
         held, self._held = self._held, b""
-        return _activate(held, self._granted, self._tag_limit)
-
-    def activated_parts(self, body: bytes) -> list[bytes] | None:
-        """A whole body's pieces, gated tags made live, or None when none was."""
-        return _activated_parts(body, self._granted, self._tag_limit)
+        return _activate(held, self.granted, self._tag_limit)
 
 
 class PageRewriter:
@@ -323,17 +346,9 @@ class PageRewriter:
         """Bytes the page grows by, or None when it cannot be known before the end."""
 
     def whole(self, body: bytes) -> bytes:
-        """The page, when its body came in one piece: the same bytes, fewer copies."""
-        snippet = self._injector.snippet
-        if self._head is not None:
-            body, inserted = insert_after_head_reference(body, self._head_snippet)
-            if not inserted:
-                snippet = self._head_snippet + snippet
-        if self._activator is not None:
-            parts = self._activator.activated_parts(body)
-            if parts is not None:
-                return _inject_into_parts(parts, snippet)
-        return inject_reference(body, snippet)
+        """The page, when its body came in one piece: the same bytes, one copy."""
+        granted = self._activator.granted if self._activator is not None else frozenset()
+        return rewrite_page(body, self._head_snippet, self._injector.snippet, granted)
 
     def feed(self, chunk: bytes) -> bytes:
         """The bytes that can be sent now."""

@@ -6,6 +6,7 @@ import functools
 import logging
 import math
 import time
+from collections.abc import Iterable, Sequence
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -13,10 +14,14 @@ from .banner import BannerMarkup, ConsentModeTag, Snippet
 from .cookie import ConsentCookie
 from .cookies import CookiePolicy, cookie_value, set_cookie_name, split_cookie_header
 from .endpoints import GPC_PATH, Assets, ConsentEndpoints
-from .inject import PageRewriter
+from .inject import PageRewriter, rewrite_page
 from .log import ConsentLog, open_consent_log
 from .settings import ConsentSettings
 from .state import SCOPE_KEY, UNDECIDED_GRANTS, ConsentState, Visitor
+
+_Page = tuple[bytes, bytes, bytes | None, Message]
+"""A page's head and body snippets, its ``Content-Length`` as the app sent it, and the
+response start to send instead if its body is not one to rewrite (``pathsend``)."""
 
 # Statuses whose body is a page a visitor reads (not a redirect, an empty or a partial body).
 _PAGE_STATUSES = frozenset({200, 201, 202, 203}) | frozenset(range(400, 600))
@@ -57,9 +62,11 @@ class ConsentMiddleware:
         )
         self._prefix = settings.path_prefix
         self._prefix_slash = settings.path_prefix + "/"
+        self._own_path_starts = (settings.path_prefix, GPC_PATH)
         self._cookie_marker = settings.cookie_name.encode("latin-1") + b"="
         self._gpc_categories = frozenset(c.key for c in settings.categories if c.gpc_opt_out)
-        self._visitors: dict[tuple[bytes, bool], tuple[Visitor, float]] = {}
+        self._visitors: dict[bytes, tuple[Visitor, float]] = {}
+        self._visitors_gpc: dict[bytes, tuple[Visitor, float]] = {}
         self._undecided = {
             gpc: ConsentState(
                 decided=False,
@@ -79,67 +86,71 @@ class ConsentMiddleware:
                 await self.app(scope, receive, send)
             return
         # One pass over the request headers for everything the middleware reads.
-        cookie_headers: list[bytes] = []
+        # What every request needs; the few other headers a page needs are read for it.
+        cookie = b""
         gpc = False
-        request = _RequestHeaders()
         for name, value in scope["headers"]:
             if name == b"cookie":
-                cookie_headers.append(value)
+                # Several Cookie headers (HTTP/2 may split one) make one list.
+                cookie = cookie + b"; " + value if cookie else value
             elif name == b"sec-gpc":
                 gpc = gpc or value.strip() == b"1"
-            elif name in _READ_LATER:
-                setattr(request, _READ_LATER[name], value.decode("latin-1"))
-        visitor = self.visitor_for(cookie_headers, gpc)
+        visitor = self.visitor_for(cookie, gpc)
         log = self.log
         if log is not None:
-            for cookie, category, refused in visitor.cookies:
-                log.cookie_seen(cookie, category, refused)
+            for cookie_name, category, refused in visitor.cookies:
+                log.cookie_seen(cookie_name, category, refused)
         path: str = scope["path"]
-        if path == self._prefix or path.startswith(self._prefix_slash) or path == GPC_PATH:
+        if path.startswith(self._own_path_starts) and (
+            path == self._prefix or path.startswith(self._prefix_slash) or path == GPC_PATH
+        ):
             await self._endpoints(scope, receive, send, visitor)
             return
         scope[SCOPE_KEY] = visitor.state
-        extra_headers: list[tuple[bytes, bytes]] = []
+        extra_headers: Sequence[tuple[bytes, bytes]] = ()
         if gpc and visitor.choice and visitor.choice.method != "s":
             extra_headers = await self._endpoints.honour_gpc(scope, visitor)
         if visitor.refused_cookies:
             scope = self._hide_refused_cookies(scope, visitor.state.granted)
-        held_start: Message | None = None
+        held: tuple[Message, _Page] | None = None
         rewriter: PageRewriter | None = None
 
         async def send_with_consent(message: Message) -> None:
-            nonlocal held_start, rewriter
-            if held_start is None and rewriter is None:
-                if message["type"] != "http.response.start":
+            nonlocal held, rewriter
+            if held is None:
+                if rewriter is None:
+                    if message["type"] == "http.response.start":
+                        message, page = self._edit_start(message, scope, visitor, extra_headers)
+                        if page is not None:
+                            # Held until the body shows whether it can be rewritten.
+                            held = (message, page)
+                            return
                     await send(message)
                     return
-                edited, page = self._edit_start(message, scope, visitor, request, extra_headers)
-                if page:
-                    # Held until the body shows whether it can be rewritten.
-                    held_start = edited
-                else:
-                    await send(edited)
-                return
-            if held_start is not None:
-                start, held_start = held_start, None
+            else:
+                (start, (head, snippet, length, plain_start)), held = held, None
                 if message["type"] != "http.response.body":
                     # A body that is not ours to rewrite (pathsend, zero-copy): the
-                    # headers go as they are, only stripped of refused cookies.
-                    await send(start)
+                    # headers go as the app made them, only stripped of refused cookies.
+                    await send(plain_start)
                     await send(message)
                     return
-                page_rewriter = self._page_rewriter(scope, visitor, request)
-                _add_vary_cookie(start["headers"])
+                headers = start["headers"]
                 if not message.get("more_body", False):
                     # The whole page is here: rewrite it first, then its length is exact.
-                    body = page_rewriter.whole(message.get("body", b""))
-                    _set_content_length(start["headers"], len(body))
+                    body = rewrite_page(
+                        message.get("body", b""), head, snippet, visitor.live_categories
+                    )
+                    headers.append((b"content-length", str(len(body)).encode("ascii")))
                     await send(start)
                     await send({"type": "http.response.body", "body": body})
                     return
-                _grow_content_length(start["headers"], page_rewriter.size_change)
+                rewriter = PageRewriter(head, snippet, visitor.state.granted - UNDECIDED_GRANTS)
+                change = rewriter.size_change
+                # Without a length known in advance the server sends the page chunked.
+                if length is not None and change is not None and length.strip().isdigit():
+                    headers.append((b"content-length", str(int(length) + change).encode("ascii")))
                 await send(start)
-                rewriter = page_rewriter
             if rewriter is None or message["type"] != "http.response.body":
                 await send(message)
                 return
@@ -177,28 +188,25 @@ class ConsentMiddleware:
 
         return send_after_log
 
-    def visitor_for(self, cookie_headers: list[bytes], gpc: bool) -> Visitor:
-        """What the ``Cookie`` headers and the GPC signal say about the visitor."""
-        # A returning visitor sends the same headers on every request: what they
-        # say is worked out once, and then only the choice's expiry is checked.
-        key = (cookie_headers[0] if len(cookie_headers) == 1 else b"\n".join(cookie_headers), gpc)
-        cached = self._visitors.get(key)
+    def visitor_for(self, cookie_header: bytes, gpc: bool) -> Visitor:
+        """What the ``Cookie`` header and the GPC signal say about the visitor."""
+        # A returning visitor sends the same header on every request: what it says
+        # is worked out once, and then only the choice's expiry is checked.
+        visitors = self._visitors_gpc if gpc else self._visitors
+        cached = visitors.get(cookie_header)
         if cached is not None and time.time() < cached[1]:
             return cached[0]
-        visitor = self._read_visitor(tuple(cookie_headers), gpc)
-        if len(self._visitors) >= _VISITOR_CACHE_SIZE:
-            del self._visitors[next(iter(self._visitors))]
+        visitor = self._read_visitor(cookie_header, gpc)
+        if len(visitors) >= _VISITOR_CACHE_SIZE:
+            del visitors[next(iter(visitors))]
         expires_at = visitor.choice.expires_at if visitor.choice else math.inf
-        self._visitors[key] = (visitor, expires_at)
+        visitors[cookie_header] = (visitor, expires_at)
         return visitor
 
-    def _read_visitor(self, cookie_headers: tuple[bytes, ...], gpc: bool) -> Visitor:
+    def _read_visitor(self, cookie_header: bytes, gpc: bool) -> Visitor:
         raw_choice = None
-        for header in cookie_headers:
-            if self._cookie_marker in header:
-                raw_choice = cookie_value(header, self.settings.cookie_name)
-                if raw_choice is not None:
-                    break
+        if self._cookie_marker in cookie_header:
+            raw_choice = cookie_value(cookie_header, self.settings.cookie_name)
         choice = self._cookie.read(raw_choice)
         if choice is None:
             state = self._undecided[gpc]
@@ -215,17 +223,19 @@ class ConsentMiddleware:
                 revision=choice.revision,
             )
         cookies: list[tuple[str, str, bool]] = []
-        for header in cookie_headers:
-            for name, _ in split_cookie_header(header):
-                allowed = self._policy.allows(name, state.granted)
-                cookies.append((name, self._policy.classify(name), not allowed))
+        for name, _ in split_cookie_header(cookie_header):
+            allowed = self._policy.allows(name, state.granted)
+            cookies.append((name, self._policy.classify(name), not allowed))
         return Visitor(
             state=state,
             choice=choice,
             cookie_value=raw_choice,
-            cookie_headers=cookie_headers,
+            cookie_header=cookie_header,
             refused_cookies=tuple(dict.fromkeys(name for name, _, refused in cookies if refused)),
             cookies=tuple(cookies),
+            live_categories=frozenset(
+                key.encode("ascii") for key in state.granted - UNDECIDED_GRANTS
+            ),
         )
 
     def _edit_start(
@@ -233,61 +243,102 @@ class ConsentMiddleware:
         message: Message,
         scope: Scope,
         visitor: Visitor,
-        request: _RequestHeaders,
-        extra_headers: list[tuple[bytes, bytes]],
-    ) -> tuple[Message, bool]:
-        """The response start without refused cookies, and whether to show the banner in it.
+        extra_headers: Sequence[tuple[bytes, bytes]],
+    ) -> tuple[Message, _Page | None]:
+        """The response start without refused cookies and, for a page to rewrite, its plan.
 
-        The message comes back as it was when nothing in it changes.
+        The message comes back as it was when nothing in it changes. A page's start
+        comes without ``Content-Length``, which the rewritten body sets.
         """
+        headers = message.get("headers", ())
+        if type(headers) is not list:
+            headers = list(headers)
+        content_type = b""
+        encoding = b""
+        set_cookie = False
+        for name, value in headers:
+            lower = name.lower()
+            if lower == b"content-type":
+                content_type = value
+            elif lower == b"set-cookie":
+                set_cookie = True
+            elif lower == b"content-encoding":
+                encoding = value
+        is_page = (
+            _is_rewritable_html(content_type)
+            and encoding.strip().lower() in (b"", b"identity")
+            and message["status"] in _PAGE_STATUSES
+            and scope["method"] != "HEAD"
+        )
+        language = b""
+        if is_page:
+            dest = b""
+            for name, value in scope["headers"]:
+                if name == b"sec-fetch-dest":
+                    dest = value
+                elif name == b"accept-language":
+                    language = value
+            # Only a page the visitor navigated to: not an iframe, nor an HTML
+            # fragment fetched by script (htmx, Turbo), which would get a banner each.
+            is_page = dest in (b"", b"document")
+        changed = False
+        refused = visitor.refused_cookies
+        if set_cookie or refused or extra_headers:
+            edited = self._strip_set_cookies(headers, visitor) if set_cookie else list(headers)
+            if len(edited) != len(headers) or refused or extra_headers:
+                if refused:
+                    host = _request_header(scope, b"host").decode("latin-1")
+                    edited.extend(self._policy.expiry_headers(refused, host))
+                edited.extend(extra_headers)
+                headers = edited
+                changed = True
+        plain_start = message
+        if changed:
+            _add_vary_cookie(headers)
+            plain_start = {**message, "headers": headers}
+        if not is_page:
+            return plain_start, None
+        # One pass for the page: its length is set once the body is rewritten.
+        page_headers: list[tuple[bytes, bytes]] = []
+        length = None
+        varies = False
+        for name, value in headers:
+            lower = name.lower()
+            if lower == b"content-length":
+                length = value
+                continue
+            if lower == b"vary":
+                varies = varies or _varies_on_cookie(value)
+            page_headers.append((name, value))
+        if not varies:
+            page_headers.append((b"vary", b"Cookie"))
+        head, snippet = self._page_snippets(scope, visitor.state, language)
+        return {**message, "headers": page_headers}, (head, snippet, length, plain_start)
+
+    def _strip_set_cookies(
+        self, headers: Iterable[tuple[bytes, bytes]], visitor: Visitor
+    ) -> list[tuple[bytes, bytes]]:
+        """``headers`` without the ``Set-Cookie`` of cookies the visitor refuses."""
         policy = self._policy
         granted = visitor.state.granted
-        headers: list[tuple[bytes, bytes]] = []
-        changed = False
-        html = False
-        encoded = False
-        for name, value in message.get("headers", ()):
-            lower = name.lower()
-            if lower == b"set-cookie":
+        kept: list[tuple[bytes, bytes]] = []
+        for name, value in headers:
+            if name.lower() == b"set-cookie":
                 cookie = set_cookie_name(value)
                 policy.learn_scope(cookie, value)
                 allowed = policy.allows(cookie, granted)
                 if self.log is not None:
                     self.log.cookie_seen(cookie, policy.classify(cookie), not allowed)
                 if not allowed:
-                    changed = True
                     continue
-            elif lower == b"content-type":
-                html = _is_rewritable_html(value)
-            elif lower == b"content-encoding":
-                encoded = value.strip().lower() not in (b"", b"identity")
-            headers.append((name, value))
-        if visitor.refused_cookies:
-            headers.extend(policy.expiry_headers(visitor.refused_cookies, request.host))
-            changed = True
-        if extra_headers:
-            headers.extend(extra_headers)
-            changed = True
-        page = (
-            html
-            and not encoded
-            and message["status"] in _PAGE_STATUSES
-            and scope["method"] != "HEAD"
-            # Only a page the visitor navigated to: not an iframe, nor an HTML
-            # fragment fetched by script (htmx, Turbo), which would get a banner each.
-            and request.fetch_dest in ("", "document")
-        )
-        if not (changed or page):
-            return message, False
-        if changed:
-            _add_vary_cookie(headers)
-        return {**message, "headers": headers}, page
+            kept.append((name, value))
+        return kept
 
-    def _page_rewriter(
-        self, scope: Scope, visitor: Visitor, request: _RequestHeaders
-    ) -> PageRewriter:
-        state = visitor.state
-        markup = self._markup.for_request(request.accept_language)
+    def _page_snippets(
+        self, scope: Scope, state: ConsentState, accept_language: bytes
+    ) -> tuple[bytes, bytes]:
+        """What goes after ``<head>`` (Consent Mode) and before ``</body>``."""
+        markup = self._markup.for_request(accept_language.decode("latin-1"))
         snippet: Snippet
         if state.decided:
             withdrawable = len(state.granted) > len(UNDECIDED_GRANTS)
@@ -299,8 +350,7 @@ class ConsentMiddleware:
         head_snippet = b""
         if self._consent_mode.enabled:
             head_snippet = self._consent_mode.render(state.decided, state.granted, nonce)
-        # Granted tags are made live on the server, so they run from the first byte.
-        return PageRewriter(head_snippet, body_snippet, state.granted - UNDECIDED_GRANTS)
+        return head_snippet, body_snippet
 
     def _hide_refused_cookies(self, scope: Scope, granted: frozenset[str]) -> Scope:
         """A scope whose ``Cookie`` headers hold only the cookies the visitor allows."""
@@ -319,22 +369,12 @@ class ConsentMiddleware:
         return {**scope, "headers": headers}
 
 
-class _RequestHeaders:
-    """The request headers read on the response path, taken in the one pass over them."""
-
-    __slots__ = ("accept_language", "fetch_dest", "host")
-
-    def __init__(self) -> None:
-        self.host = ""
-        self.accept_language = ""
-        self.fetch_dest = ""
-
-
-_READ_LATER = {
-    b"host": "host",
-    b"accept-language": "accept_language",
-    b"sec-fetch-dest": "fetch_dest",
-}
+def _request_header(scope: Scope, wanted: bytes) -> bytes:
+    """The value of the request header ``wanted`` (lower case), or empty."""
+    for name, value in scope["headers"]:
+        if name == wanted:
+            return value  # type: ignore[no-any-return]
+    return b""
 
 
 @functools.lru_cache(maxsize=64)
@@ -356,29 +396,6 @@ def _csp_nonce(scope: Scope) -> str:
     return nonce if isinstance(nonce, str) else ""
 
 
-def _set_content_length(headers: list[tuple[bytes, bytes]], length: int) -> None:
-    """Set an existing ``Content-Length`` to ``length``."""
-    for index, (name, _) in enumerate(headers):
-        if name.lower() == b"content-length":
-            headers[index] = (name, str(length).encode("ascii"))
-            return
-
-
-def _grow_content_length(headers: list[tuple[bytes, bytes]], change: int | None) -> None:
-    """Add ``change`` to ``Content-Length``, or drop it when the change is not known.
-
-    Without a length the server sends the body chunked, which is right for a page
-    whose size is known only at its end.
-    """
-    for index, (name, value) in enumerate(headers):
-        if name.lower() == b"content-length":
-            if change is None or not value.strip().isdigit():
-                del headers[index]
-            else:
-                headers[index] = (name, str(int(value) + change).encode("ascii"))
-            return
-
-
 def _request_target(scope: Scope) -> str:
     """The path and query of the request, as the browser asked for it."""
     raw_path = scope.get("raw_path")
@@ -389,8 +406,12 @@ def _request_target(scope: Scope) -> str:
 
 def _add_vary_cookie(headers: list[tuple[bytes, bytes]]) -> None:
     for name, value in headers:
-        if name.lower() == b"vary":
-            tokens = {token.strip().lower() for token in value.split(b",")}
-            if b"*" in tokens or b"cookie" in tokens:
-                return
+        if name.lower() == b"vary" and _varies_on_cookie(value):
+            return
     headers.append((b"vary", b"Cookie"))
+
+
+def _varies_on_cookie(vary: bytes) -> bool:
+    """Whether a ``Vary`` value already covers ``Cookie``."""
+    tokens = {token.strip().lower() for token in vary.split(b",")}
+    return b"*" in tokens or b"cookie" in tokens

@@ -52,12 +52,14 @@ class Visitor:
     """The verified choice of the consent cookie, or None before any choice."""
     cookie_value: str | None
     """The raw consent cookie, verified or not."""
-    cookie_headers: tuple[bytes, ...]
-    """Raw ``Cookie`` header values, as the browser sent them."""
+    cookie_header: bytes
+    """The raw ``Cookie`` header (several are joined with ``; ``), or empty."""
     refused_cookies: tuple[str, ...]
     """Names of incoming cookies the visitor's choice does not allow."""
     cookies: tuple[tuple[str, str, bool], ...] = ()
     """Each incoming cookie: its name, its category (or ``UNDECLARED``), whether refused."""
+    live_categories: frozenset[bytes] = frozenset()
+    """Granted categories other than ``necessary``, as bytes: their gated tags go live."""
 
 
 def get_consent(request: HTTPConnection | MutableMapping[str, Any]) -> ConsentState:
