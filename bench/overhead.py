@@ -378,39 +378,46 @@ async def check_case(
             raise RuntimeError("consent expired a cookie of the decided visitor")
 
 
-async def timed_batch(app: ASGIApp, template: Scope, count: int, timing: Timing) -> None:
-    clock = time.perf_counter_ns
-    samples: list[int] = []
-    for _ in range(count):
-        start = clock()
-        status, _ = await call(app, template)
-        samples.append(clock() - start)
-        if status != 200:
-            raise RuntimeError(f"status {status} while timing")
-    timing.samples.extend(samples)
-    timing.round_medians.append(statistics.median(samples) / 1000)
-
-
 async def measure_case(
     template: Scope, stacks: dict[str, ASGIApp], rounds: int, requests: int, warmup: int
 ) -> dict[str, Timing]:
-    """Round-robin over the stacks: each round runs ``requests`` of each, in a rotating order."""
+    """Every stack in turn, request by request: the i-th samples of all stacks are one pair.
+
+    This machine's speed drifts within seconds; timing the stacks one request each,
+    in a rotating order, exposes them to the same drift, and the median of the
+    per-request differences (``added_us``) cancels most of it.
+    """
     names = list(stacks)
     for name in names:
         for _ in range(warmup):
             await call(stacks[name], template)
     gc.collect()
+    clock = time.perf_counter_ns
     timings = {name: Timing() for name in names}
     for index in range(rounds):
         shift = index % len(names)
-        for name in names[shift:] + names[:shift]:
-            await timed_batch(stacks[name], template, requests, timings[name])
+        turn = names[shift:] + names[:shift]
+        order = [(name, stacks[name], timings[name].samples) for name in turn]
+        for _ in range(requests):
+            for name, app, samples in order:
+                start = clock()
+                status, _ = await call(app, template)
+                samples.append(clock() - start)
+                if status != 200:
+                    raise RuntimeError(f"{name}: status {status} while timing")
+        for timing in timings.values():
+            timing.round_medians.append(statistics.median(timing.samples[-requests:]) / 1000)
     return timings
+
+
+def added_us(stack: Timing, bare: Timing) -> float:
+    """Median of the per-request differences to bare (the two timed back to back)."""
+    return statistics.median(s - b for s, b in zip(stack.samples, bare.samples, strict=True)) / 1000
 
 
 def case_targets(endpoint: str, visitor: str, bare: Timing, consent: Timing) -> list[Target]:
     ratio = consent.median_us / bare.median_us
-    added = consent.median_us - bare.median_us
+    added = added_us(consent, bare)
     targets: list[Target] = []
     label = f"{endpoint}, {visitor}"
     if endpoint == "json":
@@ -453,7 +460,11 @@ async def in_process_part(
 ) -> list[Target]:
     cookie = await decided_cookie_header()
     print(f"decided visitor's Cookie header: {len(cookie)} bytes")
-    print(f"{rounds} rounds × {requests} requests per stack and case, {warmup} warm-up requests")
+    print(
+        f"{rounds} rounds × {requests} requests per stack and case, {warmup} warm-up requests; "
+        "the stacks take turns request by request, and µs added is the median of the "
+        "per-request differences to bare"
+    )
     print()
     targets: list[Target] = []
     summary: list[list[str]] = []
@@ -474,7 +485,7 @@ async def in_process_part(
                     f"{timing.p90_us:.1f}",
                     spread,
                     f"{timing.median_us / bare.median_us:.2f}×",
-                    f"{timing.median_us - bare.median_us:+.1f}",
+                    f"{added_us(timing, bare):+.1f}",
                 ]
             )
         print(f"### {endpoint} ({len(ARTICLE) if endpoint == 'article' else 11} B), {visitor}")
@@ -482,16 +493,15 @@ async def in_process_part(
         print(f"other processes used {other.cores:.2f} cores meanwhile", end="")
         print(": BUSY MACHINE, numbers inflated and noisy" if other.busy else "")
         print()
-        print_table(
-            ["stack", "median µs", "p90 µs", "round medians µs", "× bare", "µs vs bare"], rows
-        )
+        columns = ["stack", "median µs", "p90 µs", "round medians µs", "× bare", "µs added"]
+        print_table(columns, rows)
         consent = timings["consent"]
         summary.append(
             [
                 f"{endpoint}, {visitor}",
                 *(f"{timings[name].median_us:.1f}" for name in stacks),
                 f"{consent.median_us / bare.median_us:.2f}×",
-                f"{consent.median_us - bare.median_us:+.1f}",
+                f"{added_us(consent, bare):+.1f}",
                 f"{other.cores:.2f}",
             ]
         )
@@ -503,6 +513,7 @@ async def in_process_part(
                     "median_us": timing.median_us,
                     "p90_us": timing.p90_us,
                     "round_medians_us": timing.round_medians,
+                    "added_us": added_us(timing, bare),
                 }
                 for name, timing in timings.items()
             },

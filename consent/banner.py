@@ -37,8 +37,9 @@ NEXT, NEXT_QUERY, NONCE, GRANTED = range(len(_HOLES))
 ENGLISH: Mapping[str, str] = bundled_locales()["en"]["texts"]
 
 
-_RENDERED: dict[tuple[Snippet, str, str, frozenset[str]], bytes] = {}
+_RENDERED: dict[tuple[Snippet, str, frozenset[str]], bytes] = {}
 _RENDERED_SIZE = 2048
+_RENDERED_URL_LIMIT = 2048
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -52,11 +53,14 @@ class Snippet:
         self, next_url: str, nonce: str = "", granted: frozenset[str] = frozenset()
     ) -> bytes:
         """The markup for one request."""
-        key = (self, next_url, nonce, granted)
+        if nonce or len(next_url) > _RENDERED_URL_LIMIT:
+            # A nonce is new on each request; a URL this long is not a page that repeats.
+            return self._render(next_url, nonce, granted)
+        key = (self, next_url, granted)
         rendered = _RENDERED.get(key)
         if rendered is None:
             rendered = self._render(next_url, nonce, granted)
-            # Pages repeat (nonces do not): a bounded cache, oldest out first.
+            # Pages repeat: a bounded cache, oldest out first.
             if len(_RENDERED) >= _RENDERED_SIZE:
                 del _RENDERED[next(iter(_RENDERED))]
             _RENDERED[key] = rendered

@@ -164,12 +164,14 @@ _ACTIVATED: dict[tuple[bytes, frozenset[bytes]], bytes] = {}
 _ACTIVATED_SIZE = 1024
 
 
-def _activate_cached(tag: re.Match[bytes], granted: frozenset[bytes]) -> bytes:
+def _activate_text(text: bytes, granted: frozenset[bytes]) -> bytes:
+    """``text`` (from ``<`` to ``>``) made live, itself if unchanged, b"" if not a gated tag."""
     # A site has few distinct gated tags; each is parsed once per set of grants.
-    key = (tag.group(0), granted)
+    key = (text, granted)
     live = _ACTIVATED.get(key)
     if live is None:
-        live = activate_tag(tag, granted)
+        tag = _GATED_TAG.fullmatch(text)
+        live = b"" if tag is None else activate_tag(tag, granted)
         if len(_ACTIVATED) < _ACTIVATED_SIZE:
             _ACTIVATED[key] = live
     return live
@@ -233,10 +235,12 @@ def _activations(
         tag_start = data.rfind(b"<", start, index)
         tag_end = data.find(b">", index)
         if tag_start >= 0 and tag_end >= 0 and tag_end + 1 - tag_start <= tag_limit:
-            tag = _GATED_TAG.fullmatch(data, tag_start, tag_end + 1)
-            if tag is not None:
+            text = data[tag_start : tag_end + 1]
+            live = _activate_text(text, granted)
+            if live:
                 start = tag_end + 1
-                edits.append((tag_start, start, _activate_cached(tag, granted)))
+                if live != text:
+                    edits.append((tag_start, start, live))
         index = data.find(_GATED_MARKER, max(index + 1, start))
     return edits
 

@@ -6,7 +6,7 @@ import functools
 import logging
 import math
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Awaitable, Generator, Iterable, Sequence
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -27,6 +27,7 @@ response start to send instead if its body is not one to rewrite (``pathsend``).
 _PAGE_STATUSES = frozenset({200, 201, 202, 203}) | frozenset(range(400, 600))
 _UNSAFE_CHARSETS = (b"utf-16", b"utf-32", b"utf16", b"utf32")
 _VISITOR_CACHE_SIZE = 4096
+_SNIPPET_CACHE_SIZE = 2048
 
 logger = logging.getLogger("consent")
 
@@ -67,6 +68,9 @@ class ConsentMiddleware:
         self._gpc_categories = frozenset(c.key for c in settings.categories if c.gpc_opt_out)
         self._visitors: dict[bytes, tuple[Visitor, float]] = {}
         self._visitors_gpc: dict[bytes, tuple[Visitor, float]] = {}
+        self._snippets: dict[
+            tuple[bytes, str | bytes, bytes, int], tuple[ConsentState, tuple[bytes, bytes]]
+        ] = {}
         self._undecided = {
             gpc: ConsentState(
                 decided=False,
@@ -95,7 +99,13 @@ class ConsentMiddleware:
                 cookie = cookie + b"; " + value if cookie else value
             elif name == b"sec-gpc":
                 gpc = gpc or value.strip() == b"1"
-        visitor = self.visitor_for(cookie, gpc)
+        # A returning visitor sends the same header on every request: what it says
+        # is worked out once, and then only the choice's expiry is checked.
+        cached = (self._visitors_gpc if gpc else self._visitors).get(cookie)
+        if cached is not None and time.time() < cached[1]:
+            visitor = cached[0]
+        else:
+            visitor = self.visitor_for(cookie, gpc)
         log = self.log
         if log is not None:
             for cookie_name, category, refused in visitor.cookies:
@@ -112,56 +122,21 @@ class ConsentMiddleware:
             extra_headers = await self._endpoints.honour_gpc(scope, visitor)
         if visitor.refused_cookies:
             scope = self._hide_refused_cookies(scope, visitor.state.granted)
-        held: tuple[Message, _Page] | None = None
-        rewriter: PageRewriter | None = None
+        page_sender: _PageSender | None = None
 
-        async def send_with_consent(message: Message) -> None:
-            nonlocal held, rewriter
-            if held is None:
-                if rewriter is None:
-                    if message["type"] == "http.response.start":
-                        message, page = self._edit_start(message, scope, visitor, extra_headers)
-                        if page is not None:
-                            # Held until the body shows whether it can be rewritten.
-                            held = (message, page)
-                            return
-                    await send(message)
-                    return
-            else:
-                (start, (head, snippet, length, plain_start)), held = held, None
-                if message["type"] != "http.response.body":
-                    # A body that is not ours to rewrite (pathsend, zero-copy): the
-                    # headers go as the app made them, only stripped of refused cookies.
-                    await send(plain_start)
-                    await send(message)
-                    return
-                headers = start["headers"]
-                if not message.get("more_body", False):
-                    # The whole page is here: rewrite it first, then its length is exact.
-                    body = rewrite_page(
-                        message.get("body", b""), head, snippet, visitor.live_categories
-                    )
-                    headers.append((b"content-length", str(len(body)).encode("ascii")))
-                    await send(start)
-                    await send({"type": "http.response.body", "body": body})
-                    return
-                rewriter = PageRewriter(head, snippet, visitor.state.granted - UNDECIDED_GRANTS)
-                change = rewriter.size_change
-                # Without a length known in advance the server sends the page chunked.
-                if length is not None and change is not None and length.strip().isdigit():
-                    headers.append((b"content-length", str(int(length) + change).encode("ascii")))
-                await send(start)
-            if rewriter is None or message["type"] != "http.response.body":
-                await send(message)
-                return
-            out = rewriter.feed(message.get("body", b""))
-            more_body = message.get("more_body", False)
-            if not more_body:
-                out += rewriter.finish()
-                rewriter = None
-            elif not out:
-                return
-            await send({"type": "http.response.body", "body": out, "more_body": more_body})
+        # Not a coroutine function: most messages go on as the awaitable of ``send``
+        # itself, which spares a coroutine per message.
+        def send_with_consent(message: Message) -> Awaitable[None]:
+            nonlocal page_sender
+            if page_sender is not None:
+                return page_sender.send(message)
+            if message["type"] == "http.response.start":
+                message, page = self._edit_start(message, scope, visitor, extra_headers)
+                if page is not None:
+                    # Held until the body shows whether it can be rewritten.
+                    page_sender = _PageSender(message, page, visitor, send)
+                    return _SENT
+            return send(message)
 
         await self.app(scope, receive, send_with_consent)
 
@@ -189,9 +164,7 @@ class ConsentMiddleware:
         return send_after_log
 
     def visitor_for(self, cookie_header: bytes, gpc: bool) -> Visitor:
-        """What the ``Cookie`` header and the GPC signal say about the visitor."""
-        # A returning visitor sends the same header on every request: what it says
-        # is worked out once, and then only the choice's expiry is checked.
+        """What the ``Cookie`` header and the GPC signal say about the visitor (cached)."""
         visitors = self._visitors_gpc if gpc else self._visitors
         cached = visitors.get(cookie_header)
         if cached is not None and time.time() < cached[1]:
@@ -257,12 +230,18 @@ class ConsentMiddleware:
         encoding = b""
         set_cookie = False
         for name, value in headers:
-            lower = name.lower()
-            if lower == b"content-type":
+            if name not in _START_HEADERS:
+                # Names are most often lower case already: only others are lowered.
+                if name.islower():
+                    continue
+                name = name.lower()
+                if name not in _START_HEADERS:
+                    continue
+            if name == b"content-type":
                 content_type = value
-            elif lower == b"set-cookie":
+            elif name == b"set-cookie":
                 set_cookie = True
-            elif lower == b"content-encoding":
+            else:
                 encoding = value
         is_page = (
             _is_rewritable_html(content_type)
@@ -338,6 +317,17 @@ class ConsentMiddleware:
         self, scope: Scope, state: ConsentState, accept_language: bytes
     ) -> tuple[bytes, bytes]:
         """What goes after ``<head>`` (Consent Mode) and before ``</body>``."""
+        nonce = _csp_nonce(scope)
+        target = scope.get("raw_path") or scope["path"]
+        query = scope.get("query_string", b"")
+        # A page is asked for again and again: its snippets are made once per
+        # language, page and choice. (A nonce is new each time: nothing to keep.)
+        key = (accept_language, target, query, id(state))
+        cacheable = not nonce and len(accept_language) + len(target) + len(query) <= 2048
+        if cacheable:
+            found = self._snippets.get(key)
+            if found is not None and found[0] is state:
+                return found[1]
         markup = self._markup.for_request(accept_language.decode("latin-1"))
         snippet: Snippet
         if state.decided:
@@ -345,12 +335,17 @@ class ConsentMiddleware:
             snippet = markup.settings_control_withdraw if withdrawable else markup.settings_control
         else:
             snippet = markup.banner_gpc if state.gpc else markup.banner
-        nonce = _csp_nonce(scope)
         body_snippet = snippet.render(_request_target(scope), nonce, state.granted)
         head_snippet = b""
         if self._consent_mode.enabled:
             head_snippet = self._consent_mode.render(state.decided, state.granted, nonce)
-        return head_snippet, body_snippet
+        snippets = (head_snippet, body_snippet)
+        if cacheable:
+            if len(self._snippets) >= _SNIPPET_CACHE_SIZE:
+                del self._snippets[next(iter(self._snippets))]
+            # The state is kept with its id, so that the id cannot name another state.
+            self._snippets[key] = (state, snippets)
+        return snippets
 
     def _hide_refused_cookies(self, scope: Scope, granted: frozenset[str]) -> Scope:
         """A scope whose ``Cookie`` headers hold only the cookies the visitor allows."""
@@ -367,6 +362,75 @@ class ConsentMiddleware:
                 value = b"; ".join(kept)
             headers.append((name, value))
         return {**scope, "headers": headers}
+
+
+class _PageSender:
+    """Sends an HTML page's response on, its start held until the body comes, rewritten."""
+
+    __slots__ = ("_downstream", "_live", "_page", "_rewriter", "_start", "_stream_categories")
+
+    def __init__(self, start: Message, page: _Page, visitor: Visitor, send: Send) -> None:
+        self._start: Message | None = start
+        self._page = page
+        self._live = visitor.live_categories
+        self._stream_categories = visitor.state.granted - UNDECIDED_GRANTS
+        self._downstream = send
+        self._rewriter: PageRewriter | None = None
+
+    async def send(self, message: Message) -> None:
+        send = self._downstream
+        start = self._start
+        if start is not None:
+            self._start = None
+            head, snippet, length, plain_start = self._page
+            if message["type"] != "http.response.body":
+                # A body that is not ours to rewrite (pathsend, zero-copy): the
+                # headers go as the app made them, only stripped of refused cookies.
+                await send(plain_start)
+                await send(message)
+                return
+            headers = start["headers"]
+            if not message.get("more_body", False):
+                # The whole page is here: rewrite it first, then its length is exact.
+                body = rewrite_page(message.get("body", b""), head, snippet, self._live)
+                headers.append((b"content-length", str(len(body)).encode("ascii")))
+                await send(start)
+                await send({"type": "http.response.body", "body": body})
+                return
+            self._rewriter = PageRewriter(head, snippet, self._stream_categories)
+            change = self._rewriter.size_change
+            # Without a length known in advance the server sends the page chunked.
+            if length is not None and change is not None and length.strip().isdigit():
+                headers.append((b"content-length", str(int(length) + change).encode("ascii")))
+            await send(start)
+        rewriter = self._rewriter
+        if rewriter is None or message["type"] != "http.response.body":
+            await send(message)
+            return
+        out = rewriter.feed(message.get("body", b""))
+        more_body = message.get("more_body", False)
+        if not more_body:
+            out += rewriter.finish()
+            self._rewriter = None
+        elif not out:
+            return
+        await send({"type": "http.response.body", "body": out, "more_body": more_body})
+
+
+class _Sent:
+    """An awaitable already complete: what ``send`` gives for a message it holds back."""
+
+    __slots__ = ()
+
+    def __await__(self) -> Generator[None, None, None]:
+        yield from ()
+
+
+_SENT = _Sent()
+
+
+_START_HEADERS = frozenset({b"content-type", b"set-cookie", b"content-encoding"})
+"""The response headers that decide what happens to a response."""
 
 
 def _request_header(scope: Scope, wanted: bytes) -> bytes:

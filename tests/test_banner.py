@@ -290,6 +290,37 @@ def test_injected_tags_carry_the_apps_nonce() -> None:
     assert 'nonce=""' not in html
 
 
+def test_one_middleware_gives_each_request_its_own_snippets() -> None:
+    """Snippets are reused between requests: never across languages, pages, nonces or choices."""
+    nonces = iter(["", "n-1", "n-2", "", "", ""])
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        nonce = next(nonces)
+        if nonce:
+            scope.setdefault("state", {})["csp_nonce"] = nonce
+        await HTMLResponse(PAGE)(scope, receive, send)
+
+    settings = make_settings(categories=GOOGLE)
+    middleware = ConsentMiddleware(app, settings)
+
+    def page_for(path: str, language: bytes, *extra: tuple[bytes, bytes]) -> str:
+        scope = http_scope(path, headers=[(b"accept-language", language), *extra])
+        return body_of(call(middleware, scope)).decode()
+
+    first = page_for("/news/a", b"de")
+    assert 'lang="de"' in first and 'name="next" value="/news/a"' in first
+    with_nonce = page_for("/news/a", b"de")
+    assert with_nonce.count('nonce="n-1"') == 3
+    other_nonce = page_for("/news/a", b"de")
+    assert other_nonce.count('nonce="n-2"') == 3 and "n-1" not in other_nonce
+    assert page_for("/news/a", b"de") == first
+    french = page_for("/news/b", b"fr")
+    assert 'lang="fr"' in french and 'name="next" value="/news/b"' in french
+    assert "/news/a" not in french
+    decided = page_for("/news/a", b"de", consent_cookie(settings, {"analytics"}))
+    assert "data-consent-banner" not in decided and "data-consent-banner" in first
+
+
 # --- assets -------------------------------------------------------------------------------------
 
 

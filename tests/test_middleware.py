@@ -218,6 +218,38 @@ def test_passes_byte_for_byte(response: Response, method: str) -> None:
     assert wrapped == bare
 
 
+def test_response_header_names_are_read_in_any_case() -> None:
+    """ASGI lets an app send ``Set-Cookie`` or ``SET-COOKIE``: each is the same header."""
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        headers = [
+            (b"Content-Type", b"Text/HTML; charset=utf-8"),
+            (b"Set-Cookie", b"_ga=GA1.1.2; Path=/"),
+            (b"SET-COOKIE", b"_fbp=fb.1"),
+            (b"set-Cookie", b"session=s1; HttpOnly"),
+            (b"X-Custom", b"kept"),
+        ]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": PAGE.encode()})
+
+    messages = call(ConsentMiddleware(app, SETTINGS), http_scope())
+    set_cookies = [value for name, value in headers_of(messages) if name.lower() == b"set-cookie"]
+    assert set_cookies == [b"session=s1; HttpOnly"]
+    assert (b"X-Custom", b"kept") in headers_of(messages)
+    assert b"data-consent-banner" in body_of(messages)
+
+
+def test_gzip_with_an_upper_case_name_passes_byte_for_byte() -> None:
+    compressed = gzip.compress(PAGE.encode())
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        headers = [(b"content-type", b"text/html"), (b"Content-Encoding", b"gzip")]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": compressed})
+
+    assert body_of(call(ConsentMiddleware(app, SETTINGS), http_scope())) == compressed
+
+
 def test_pathsend_keeps_its_original_headers() -> None:
     start = {
         "type": "http.response.start",
