@@ -14,19 +14,20 @@ from __future__ import annotations
 import functools
 import re
 
-_MARKERS = (b"</body", b"</BODY", b"</Body")
-_MARKER_LENGTH = len(_MARKERS[0])
+_UPPER_MARKERS = (b"</BODY", b"</Body")
+_MARKER_LENGTH = len(b"</body")
 HOLD_LIMIT = 64 * 1024
 
 
 def last_marker(data: bytes) -> int:
     """Index of the last ``</body`` (in the usual spellings) in ``data``, or -1."""
-    index = data.rfind(_MARKERS[0])
+    index = data.rfind(b"</body")
     # The other spellings only need searching after the last lower-case one.
-    for marker in _MARKERS[1:]:
-        other = data.rfind(marker, index + 1)
-        if other > index:
-            index = other
+    upper = data.rfind(b"</B", index + 1)
+    while upper > index:
+        if data.startswith(_UPPER_MARKERS, upper):
+            return upper
+        upper = data.rfind(b"</B", index + 1, upper)
     return index
 
 

@@ -245,7 +245,7 @@ class ConsentMiddleware:
                 encoding = value
         is_page = (
             _is_rewritable_html(content_type)
-            and encoding.strip().lower() in (b"", b"identity")
+            and (not encoding or encoding.strip().lower() in (b"", b"identity"))
             and message["status"] in _PAGE_STATUSES
             and scope["method"] != "HEAD"
         )
@@ -253,10 +253,11 @@ class ConsentMiddleware:
         if is_page:
             dest = b""
             for name, value in scope["headers"]:
-                if name == b"sec-fetch-dest":
-                    dest = value
-                elif name == b"accept-language":
-                    language = value
+                if name in _PAGE_REQUEST_HEADERS:
+                    if name == b"sec-fetch-dest":
+                        dest = value
+                    else:
+                        language = value
             # Only a page the visitor navigated to: not an iframe, nor an HTML
             # fragment fetched by script (htmx, Turbo), which would get a banner each.
             is_page = dest in (b"", b"document")
@@ -281,14 +282,16 @@ class ConsentMiddleware:
         page_headers: list[tuple[bytes, bytes]] = []
         length = None
         varies = False
-        for name, value in headers:
-            lower = name.lower()
-            if lower == b"content-length":
-                length = value
+        for header in headers:
+            name = header[0]
+            if name not in _PAGE_HEADERS and not name.islower():
+                name = name.lower()
+            if name == b"content-length":
+                length = header[1]
                 continue
-            if lower == b"vary":
-                varies = varies or _varies_on_cookie(value)
-            page_headers.append((name, value))
+            if name == b"vary":
+                varies = varies or _varies_on_cookie(header[1])
+            page_headers.append(header)
         if not varies:
             page_headers.append((b"vary", b"Cookie"))
         head, snippet = self._page_snippets(scope, visitor.state, language)
@@ -367,13 +370,12 @@ class ConsentMiddleware:
 class _PageSender:
     """Sends an HTML page's response on, its start held until the body comes, rewritten."""
 
-    __slots__ = ("_downstream", "_live", "_page", "_rewriter", "_start", "_stream_categories")
+    __slots__ = ("_downstream", "_page", "_rewriter", "_start", "_visitor")
 
     def __init__(self, start: Message, page: _Page, visitor: Visitor, send: Send) -> None:
         self._start: Message | None = start
         self._page = page
-        self._live = visitor.live_categories
-        self._stream_categories = visitor.state.granted - UNDECIDED_GRANTS
+        self._visitor = visitor
         self._downstream = send
         self._rewriter: PageRewriter | None = None
 
@@ -392,12 +394,14 @@ class _PageSender:
             headers = start["headers"]
             if not message.get("more_body", False):
                 # The whole page is here: rewrite it first, then its length is exact.
-                body = rewrite_page(message.get("body", b""), head, snippet, self._live)
+                live = self._visitor.live_categories
+                body = rewrite_page(message.get("body", b""), head, snippet, live)
                 headers.append((b"content-length", str(len(body)).encode("ascii")))
                 await send(start)
                 await send({"type": "http.response.body", "body": body})
                 return
-            self._rewriter = PageRewriter(head, snippet, self._stream_categories)
+            granted = self._visitor.state.granted - UNDECIDED_GRANTS
+            self._rewriter = PageRewriter(head, snippet, granted)
             change = self._rewriter.size_change
             # Without a length known in advance the server sends the page chunked.
             if length is not None and change is not None and length.strip().isdigit():
@@ -431,6 +435,10 @@ _SENT = _Sent()
 
 _START_HEADERS = frozenset({b"content-type", b"set-cookie", b"content-encoding"})
 """The response headers that decide what happens to a response."""
+_PAGE_HEADERS = frozenset({b"content-length", b"vary"})
+"""The response headers a rewritten page changes."""
+_PAGE_REQUEST_HEADERS = frozenset({b"sec-fetch-dest", b"accept-language"})
+"""The request headers a page's rewriting reads."""
 
 
 def _request_header(scope: Scope, wanted: bytes) -> bytes:

@@ -123,6 +123,17 @@ def test_last_marker_mixed_spellings() -> None:
     assert last_marker(b"</BODY></body>") == 7
     assert last_marker(b"</body></BODY>") == 7
     assert last_marker(b"nothing") == -1
+    assert last_marker(b"</Body></BR></B") == 0
+
+
+@given(
+    st.lists(
+        st.sampled_from([b"</body", b"</BODY", b"</Body", b"</B", b"</BR>", b"</b", b"x", b"<"]),
+        max_size=12,
+    ).map(b"".join)
+)
+def test_last_marker_is_the_last_of_the_three_spellings(data: bytes) -> None:
+    assert last_marker(data) == max(data.rfind(m) for m in (b"</body", b"</BODY", b"</Body"))
 
 
 # --- <head> insertion -------------------------------------------------------------------------
