@@ -946,8 +946,10 @@ def wrk_part(
         used = quiet or pairs
         bare_rate = statistics.mean(b.requests_per_second for b, _ in used)
         consent_rate = statistics.mean(c.requests_per_second for _, c in used)
-        ratio = consent_rate / bare_rate
         pair_ratios = [c.requests_per_second / b.requests_per_second for b, c in used]
+        # The machine's speed changes between runs more than within a pair: the median
+        # of the ratios of back-to-back runs is the figure that drift moves least.
+        ratio = statistics.median(pair_ratios)
         rows.append(
             [
                 f"{endpoint}, {visitor}",
@@ -978,7 +980,7 @@ def wrk_part(
             "case",
             "bare req/s",
             "consent req/s",
-            "consent ÷ bare",
+            "consent ÷ bare (median of pairs)",
             "per pair",
             "quiet pairs",
             "p50 ms bare / consent",
@@ -1113,10 +1115,10 @@ def parse_arguments(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--requests", type=int, help="requests per stack and round (default 2000, quick 300)"
     )
-    parser.add_argument("--wrk-duration", type=int, help="seconds per wrk run (default 5, quick 2)")
+    parser.add_argument("--wrk-duration", type=int, help="seconds per wrk run (default 2)")
     parser.add_argument("--wrk-connections", type=int, default=32)
     parser.add_argument(
-        "--wrk-repeats", type=int, help="wrk runs per stack and case (default 4, quick 2)"
+        "--wrk-repeats", type=int, help="wrk runs per stack and case (default 10, quick 2)"
     )
     parser.add_argument(
         "--wrk-threads", type=int, help="default 2, or 1 on a machine of 2 cores or fewer"
@@ -1160,8 +1162,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     warmup = 100 if args.quick else 1000
     # Four short runs interleaved rather than two long ones: this machine's speed drifts
     # over tens of seconds, and more alternations average the drift out.
-    duration = args.wrk_duration or (2 if args.quick else 5)
-    repeats = args.wrk_repeats or (2 if args.quick else 4)
+    duration = args.wrk_duration or 2
+    repeats = args.wrk_repeats or (2 if args.quick else 10)
     threads = args.wrk_threads or (1 if (os.cpu_count() or 1) <= 2 else 2)
     parts = {part.strip() for part in args.parts.split(",")}
 
