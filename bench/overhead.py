@@ -320,6 +320,8 @@ class Timing:
 
     samples: list[int] = field(default_factory=list)
     round_medians: list[float] = field(default_factory=list)
+    paired_bare: list[int] = field(default_factory=list)
+    """The bare request timed right before or after each sample (empty for bare)."""
 
     @property
     def median_us(self) -> float:
@@ -381,42 +383,61 @@ async def check_case(
 async def measure_case(
     template: Scope, stacks: dict[str, ASGIApp], rounds: int, requests: int, warmup: int
 ) -> dict[str, Timing]:
-    """Every stack in turn, request by request: the i-th samples of all stacks are one pair.
+    """Each stack against bare, request by request: a bare request, then one of the stack.
 
-    This machine's speed drifts within seconds; timing the stacks one request each,
-    in a rotating order, exposes them to the same drift, and the median of the
-    per-request differences (``added_us``) cancels most of it.
+    This machine's speed drifts within seconds; alternating one bare request with one
+    of the stack exposes both to the same drift, and the median of the per-request
+    differences (``added_us``) cancels most of it. Only two stacks alternate at a
+    time, so that one stack's garbage and cache misses do not land on another's
+    requests. The order of the stacks rotates from round to round.
     """
     names = list(stacks)
+    others = [name for name in names if name != "bare"]
     for name in names:
         for _ in range(warmup):
             await call(stacks[name], template)
     gc.collect()
     clock = time.perf_counter_ns
+    bare_app = stacks["bare"]
     timings = {name: Timing() for name in names}
+    bare = timings["bare"]
     for index in range(rounds):
-        shift = index % len(names)
-        turn = names[shift:] + names[:shift]
-        order = [(name, stacks[name], timings[name].samples) for name in turn]
-        for _ in range(requests):
-            for name, app, samples in order:
+        shift = index % len(others)
+        for name in others[shift:] + others[:shift]:
+            app, timing = stacks[name], timings[name]
+            for _ in range(requests):
                 start = clock()
-                status, _ = await call(app, template)
-                samples.append(clock() - start)
-                if status != 200:
-                    raise RuntimeError(f"{name}: status {status} while timing")
-        for timing in timings.values():
+                status, _ = await call(bare_app, template)
+                middle = clock()
+                other_status, _ = await call(app, template)
+                end = clock()
+                if status != 200 or other_status != 200:
+                    raise RuntimeError(f"{name}: status {other_status} while timing")
+                timing.paired_bare.append(middle - start)
+                timing.samples.append(end - middle)
             timing.round_medians.append(statistics.median(timing.samples[-requests:]) / 1000)
+            bare.samples.extend(timing.paired_bare[-requests:])
+        bare.round_medians.append(statistics.median(bare.samples[-requests * len(others) :]) / 1000)
     return timings
+
+
+def ratio_to_bare(stack: Timing, bare: Timing) -> float:
+    """Median time of the stack over that of the bare requests it was paired with."""
+    if stack is bare:
+        return 1.0
+    return statistics.median(stack.samples) / statistics.median(stack.paired_bare)
 
 
 def added_us(stack: Timing, bare: Timing) -> float:
     """Median of the per-request differences to bare (the two timed back to back)."""
-    return statistics.median(s - b for s, b in zip(stack.samples, bare.samples, strict=True)) / 1000
+    if stack is bare:
+        return 0.0
+    pairs = zip(stack.samples, stack.paired_bare, strict=True)
+    return statistics.median(s - b for s, b in pairs) / 1000
 
 
 def case_targets(endpoint: str, visitor: str, bare: Timing, consent: Timing) -> list[Target]:
-    ratio = consent.median_us / bare.median_us
+    ratio = ratio_to_bare(consent, bare)
     added = added_us(consent, bare)
     targets: list[Target] = []
     label = f"{endpoint}, {visitor}"
@@ -462,8 +483,8 @@ async def in_process_part(
     print(f"decided visitor's Cookie header: {len(cookie)} bytes")
     print(
         f"{rounds} rounds × {requests} requests per stack and case, {warmup} warm-up requests; "
-        "the stacks take turns request by request, and µs added is the median of the "
-        "per-request differences to bare"
+        "each stack alternates request by request with bare, and µs added is the median "
+        "of the per-request differences"
     )
     print()
     targets: list[Target] = []
@@ -484,7 +505,7 @@ async def in_process_part(
                     f"{timing.median_us:.1f}",
                     f"{timing.p90_us:.1f}",
                     spread,
-                    f"{timing.median_us / bare.median_us:.2f}×",
+                    f"{ratio_to_bare(timing, bare):.2f}×",
                     f"{added_us(timing, bare):+.1f}",
                 ]
             )
@@ -500,7 +521,7 @@ async def in_process_part(
             [
                 f"{endpoint}, {visitor}",
                 *(f"{timings[name].median_us:.1f}" for name in stacks),
-                f"{consent.median_us / bare.median_us:.2f}×",
+                f"{ratio_to_bare(consent, bare):.2f}×",
                 f"{added_us(consent, bare):+.1f}",
                 f"{other.cores:.2f}",
             ]
