@@ -489,6 +489,7 @@ async def in_process_part(
     print()
     targets: list[Target] = []
     summary: list[list[str]] = []
+    references = [name for name in stacks if name not in ("bare", "consent")]
     for endpoint, visitor in cases:
         headers = request_headers(endpoint, cookie if visitor == "decided" else None)
         template = http_scope("GET", PATHS[endpoint], headers)
@@ -520,9 +521,11 @@ async def in_process_part(
         summary.append(
             [
                 f"{endpoint}, {visitor}",
-                *(f"{timings[name].median_us:.1f}" for name in stacks),
+                f"{statistics.median(consent.paired_bare) / 1000:.1f}",
+                f"{consent.median_us:.1f}",
                 f"{ratio_to_bare(consent, bare):.2f}×",
                 f"{added_us(consent, bare):+.1f}",
+                *(f"{added_us(timings[name], bare):+.1f}" for name in references),
                 f"{other.cores:.2f}",
             ]
         )
@@ -539,11 +542,10 @@ async def in_process_part(
                 for name, timing in timings.items()
             },
         }
-    print("### Summary: median µs per request")
-    print_table(
-        ["case", *stacks, "consent × bare", "consent µs added", "other CPU (cores)"],
-        summary,
-    )
+    print("### Summary: median µs per request (bare: the requests paired with consent's)")
+    added = [f"{name} µs added" for name in references]
+    columns = ["case", "bare", "consent", "consent × bare", "consent µs added", *added]
+    print_table([*columns, "other CPU (cores)"], summary)
     return targets
 
 
