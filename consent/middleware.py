@@ -94,11 +94,12 @@ class ConsentMiddleware:
         cookie = b""
         gpc = False
         for name, value in scope["headers"]:
-            if name == b"cookie":
-                # Several Cookie headers (HTTP/2 may split one) make one list.
-                cookie = cookie + b"; " + value if cookie else value
-            elif name == b"sec-gpc":
-                gpc = gpc or value.strip() == b"1"
+            if name in _EVERY_REQUEST_HEADERS:
+                if name == b"cookie":
+                    # Several Cookie headers (HTTP/2 may split one) make one list.
+                    cookie = cookie + b"; " + value if cookie else value
+                else:
+                    gpc = gpc or value.strip() == b"1"
         # A returning visitor sends the same header on every request: what it says
         # is worked out once, and then only the choice's expiry is checked.
         cached = (self._visitors_gpc if gpc else self._visitors).get(cookie)
@@ -433,6 +434,8 @@ class _Sent:
 _SENT = _Sent()
 
 
+_EVERY_REQUEST_HEADERS = frozenset({b"cookie", b"sec-gpc"})
+"""The request headers every request needs read."""
 _START_HEADERS = frozenset({b"content-type", b"set-cookie", b"content-encoding"})
 """The response headers that decide what happens to a response."""
 _PAGE_HEADERS = frozenset({b"content-length", b"vary"})
