@@ -267,9 +267,9 @@ def rewrite_page(
     """What ``PageRewriter`` makes of a page whose body came in one piece.
 
     The same bytes, found in one pass and copied once: the head snippet after
-    ``<head>``, gated tags of ``granted`` categories made live, and the body
-    snippet before the last ``</body>``. (Tags and ``<head>`` hold no ``<`` or
-    ``>`` inside, so these places never overlap.)
+    ``<head>``, gated tags of the ``granted`` categories (keys as bytes) made
+    live, and the body snippet before the last ``</body>``. (Tags and ``<head>``
+    hold no ``<`` or ``>`` inside, so these places never overlap.)
     """
     edits = _activations(body, granted, TAG_LIMIT) if granted else []
     if head_snippet:
@@ -303,11 +303,10 @@ class TagActivator:
     the result does not depend on how the body is split.
     """
 
-    __slots__ = ("_held", "_tag_limit", "granted")
+    __slots__ = ("_granted", "_held", "_tag_limit")
 
     def __init__(self, granted: frozenset[str], tag_limit: int = TAG_LIMIT) -> None:
-        self.granted = _as_bytes(granted)
-        """The granted categories, as bytes."""
+        self._granted = _as_bytes(granted)
         self._tag_limit = tag_limit
         self._held = b""
 
@@ -320,12 +319,12 @@ class TagActivator:
             data = data[:cut]
         else:
             self._held = b""
-        return _activate(data, self.granted, self._tag_limit)
+        return _activate(data, self._granted, self._tag_limit)
 
     def finish(self) -> bytes:
         """The rest of the body."""
         held, self._held = self._held, b""
-        return _activate(held, self.granted, self._tag_limit)
+        return _activate(held, self._granted, self._tag_limit)
 
 
 class PageRewriter:
@@ -349,11 +348,6 @@ class PageRewriter:
         self._injector = BodyInjector(body_snippet)
         self.size_change: int | None = None if granted else len(head_snippet) + len(body_snippet)
         """Bytes the page grows by, or None when it cannot be known before the end."""
-
-    def whole(self, body: bytes) -> bytes:
-        """The page, when its body came in one piece: the same bytes, one copy."""
-        granted = self._activator.granted if self._activator is not None else frozenset()
-        return rewrite_page(body, self._head_snippet, self._injector.snippet, granted)
 
     def feed(self, chunk: bytes) -> bytes:
         """The bytes that can be sent now."""

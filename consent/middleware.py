@@ -28,6 +28,8 @@ _PAGE_STATUSES = frozenset({200, 201, 202, 203}) | frozenset(range(400, 600))
 _UNSAFE_CHARSETS = (b"utf-16", b"utf-32", b"utf16", b"utf32")
 _VISITOR_CACHE_SIZE = 4096
 _SNIPPET_CACHE_SIZE = 2048
+_KEY_LIMIT = 2048
+"""Longest request target and ``Accept-Language`` whose snippets are kept (visitor input)."""
 
 logger = logging.getLogger("consent")
 
@@ -89,8 +91,8 @@ class ConsentMiddleware:
             else:
                 await self.app(scope, receive, send)
             return
-        # One pass over the request headers for everything the middleware reads.
-        # What every request needs; the few other headers a page needs are read for it.
+        # One pass over the request headers for what every request needs; the two
+        # others a page needs are read only for a page (``_edit_start``).
         cookie = b""
         gpc = False
         for name, value in scope["headers"]:
@@ -106,7 +108,7 @@ class ConsentMiddleware:
         if cached is not None and time.time() < cached[1]:
             visitor = cached[0]
         else:
-            visitor = self.visitor_for(cookie, gpc)
+            visitor = self._remember_visitor(cookie, gpc)
         log = self.log
         if log is not None:
             for cookie_name, category, refused in visitor.cookies:
@@ -164,12 +166,9 @@ class ConsentMiddleware:
 
         return send_after_log
 
-    def visitor_for(self, cookie_header: bytes, gpc: bool) -> Visitor:
-        """What the ``Cookie`` header and the GPC signal say about the visitor (cached)."""
+    def _remember_visitor(self, cookie_header: bytes, gpc: bool) -> Visitor:
+        """What the ``Cookie`` header and the GPC signal say, kept for the next request."""
         visitors = self._visitors_gpc if gpc else self._visitors
-        cached = visitors.get(cookie_header)
-        if cached is not None and time.time() < cached[1]:
-            return cached[0]
         visitor = self._read_visitor(cookie_header, gpc)
         if len(visitors) >= _VISITOR_CACHE_SIZE:
             del visitors[next(iter(visitors))]
@@ -327,7 +326,7 @@ class ConsentMiddleware:
         # A page is asked for again and again: its snippets are made once per
         # language, page and choice. (A nonce is new each time: nothing to keep.)
         key = (accept_language, target, query, id(state))
-        cacheable = not nonce and len(accept_language) + len(target) + len(query) <= 2048
+        cacheable = not nonce and len(accept_language) + len(target) + len(query) <= _KEY_LIMIT
         if cacheable:
             found = self._snippets.get(key)
             if found is not None and found[0] is state:
