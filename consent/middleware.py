@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import logging
 import math
 import time
@@ -95,13 +94,14 @@ class ConsentMiddleware:
         # others a page needs are read only for a page (``_edit_start``).
         cookie = b""
         gpc = False
+        # Servers make new name objects per request: comparing them costs less than
+        # hashing them for a set look-up.
         for name, value in scope["headers"]:
-            if name in _EVERY_REQUEST_HEADERS:
-                if name == b"cookie":
-                    # Several Cookie headers (HTTP/2 may split one) make one list.
-                    cookie = cookie + b"; " + value if cookie else value
-                else:
-                    gpc = gpc or value.strip() == b"1"
+            if name == b"cookie":
+                # Several Cookie headers (HTTP/2 may split one) make one list.
+                cookie = cookie + b"; " + value if cookie else value
+            elif name == b"sec-gpc":
+                gpc = gpc or value.strip() == b"1"
         # A returning visitor sends the same header on every request: what it says
         # is worked out once, and then only the choice's expiry is checked.
         cached = (self._visitors_gpc if gpc else self._visitors).get(cookie)
@@ -172,7 +172,8 @@ class ConsentMiddleware:
         visitor = self._read_visitor(cookie_header, gpc)
         if len(visitors) >= _VISITOR_CACHE_SIZE:
             del visitors[next(iter(visitors))]
-        expires_at = visitor.choice.expires_at if visitor.choice else math.inf
+        # A float, as ``time.time()`` is: comparing an int to it costs more.
+        expires_at = float(visitor.choice.expires_at) if visitor.choice else math.inf
         visitors[cookie_header] = (visitor, expires_at)
         return visitor
 
@@ -243,26 +244,30 @@ class ConsentMiddleware:
                 set_cookie = True
             else:
                 encoding = value
+        html = _HTML_TYPES.get(content_type)
+        if html is None:
+            html = _is_rewritable_html(content_type)
         is_page = (
-            _is_rewritable_html(content_type)
+            html
             and (not encoding or encoding.strip().lower() in (b"", b"identity"))
             and message["status"] in _PAGE_STATUSES
             and scope["method"] != "HEAD"
         )
+        refused = visitor.refused_cookies
+        if not is_page and not set_cookie and not refused and not extra_headers:
+            return message, None
         language = b""
         if is_page:
             dest = b""
             for name, value in scope["headers"]:
-                if name in _PAGE_REQUEST_HEADERS:
-                    if name == b"sec-fetch-dest":
-                        dest = value
-                    else:
-                        language = value
+                if name == b"sec-fetch-dest":
+                    dest = value
+                elif name == b"accept-language":
+                    language = value
             # Only a page the visitor navigated to: not an iframe, nor an HTML
             # fragment fetched by script (htmx, Turbo), which would get a banner each.
             is_page = dest in (b"", b"document")
         changed = False
-        refused = visitor.refused_cookies
         if set_cookie or refused or extra_headers:
             edited = self._strip_set_cookies(headers, visitor) if set_cookie else list(headers)
             if len(edited) != len(headers) or refused or extra_headers:
@@ -433,14 +438,10 @@ class _Sent:
 _SENT = _Sent()
 
 
-_EVERY_REQUEST_HEADERS = frozenset({b"cookie", b"sec-gpc"})
-"""The request headers every request needs read."""
 _START_HEADERS = frozenset({b"content-type", b"set-cookie", b"content-encoding"})
 """The response headers that decide what happens to a response."""
 _PAGE_HEADERS = frozenset({b"content-length", b"vary"})
 """The response headers a rewritten page changes."""
-_PAGE_REQUEST_HEADERS = frozenset({b"sec-fetch-dest", b"accept-language"})
-"""The request headers a page's rewriting reads."""
 
 
 def _request_header(scope: Scope, wanted: bytes) -> bytes:
@@ -451,13 +452,20 @@ def _request_header(scope: Scope, wanted: bytes) -> bytes:
     return b""
 
 
-@functools.lru_cache(maxsize=64)
+_HTML_TYPES: dict[bytes, bool] = {}
+"""``_is_rewritable_html`` of the ``Content-Type`` values seen so far (a few per app)."""
+_HTML_TYPES_SIZE = 64
+
+
 def _is_rewritable_html(content_type: bytes) -> bool:
-    """Whether a ``Content-Type`` is HTML in an ASCII-compatible encoding."""
+    """Whether a ``Content-Type`` is HTML in an ASCII-compatible encoding (kept, once known)."""
     media_type, _, params = content_type.partition(b";")
-    return media_type.strip().lower() == b"text/html" and not any(
+    html = media_type.strip().lower() == b"text/html" and not any(
         charset in params.lower() for charset in _UNSAFE_CHARSETS
     )
+    if len(_HTML_TYPES) < _HTML_TYPES_SIZE:
+        _HTML_TYPES[content_type] = html
+    return html
 
 
 def _csp_nonce(scope: Scope) -> str:
