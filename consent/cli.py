@@ -87,7 +87,7 @@ def demo(
     import uvicorn
 
     site = load_demo_site()
-    application = site.create_app(log_url=db)
+    application = site.create_app(log_url=db, freeze_startup_heap=True)
     url = f"http://{host}:{port}/"
     console.print(f"[bold]consent demo[/bold]: article site at [link={url}]{url}[/link]")
     console.print(f"consent log: {db}    (Ctrl+C to stop)")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import csv
+import gc
 import io
 import json
 import re
@@ -15,8 +16,10 @@ import time
 import urllib.request
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
+from starlette.testclient import TestClient
 from typer.testing import CliRunner
 
 from consent.cli import app as cli_app
@@ -79,6 +82,25 @@ def test_demo_serves_the_article_site_and_logs_decisions(tmp_path: Path) -> None
         assert connection.execute("SELECT action FROM consent_events").fetchall() == [
             ("reject_all",)
         ]
+
+
+def test_demo_site_freezes_its_start_up_heap(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import uvicorn
+
+    served: list[Any] = []
+    # The server is not started here (the test above does): only what it is given is kept.
+    monkeypatch.setattr(uvicorn, "run", lambda application, **_options: served.append(application))
+    database = tmp_path / "demo.db"
+    result = CliRunner().invoke(cli_app, ["demo", "--db", f"sqlite:///{database}"])
+    assert result.exit_code == 0, result.output
+    gc.unfreeze()
+    try:
+        with TestClient(served[0]):
+            assert gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()
 
 
 def test_help_lists_the_demo() -> None:

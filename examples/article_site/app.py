@@ -11,8 +11,11 @@ or with a consent log:
 
 from __future__ import annotations
 
+import gc
 import os
 import re
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 from starlette.applications import Starlette
@@ -42,6 +45,7 @@ def create_app(
     secret_key: str | None = None,
     tracker_origin: str = "",
     debug: bool = False,
+    freeze_startup_heap: bool = False,
 ) -> Starlette:
     """Build the site.
 
@@ -50,6 +54,9 @@ def create_app(
     demo key. `tracker_origin` (e.g. `http://127.0.0.2:8001`) is where the
     third-party scripts, pixel and video are loaded from; empty means this app
     serves them itself under `/thirdparty`, so the demo works offline.
+    `freeze_startup_heap` calls `gc.freeze()` once the site has started, which keeps
+    the garbage collector's full passes short (docs/operations.md, "Latency under
+    load"); for a process that serves the site, not for one that builds many apps.
     """
     if tracker_origin and not _ORIGIN.match(tracker_origin.rstrip("/")):
         raise ValueError(
@@ -73,9 +80,17 @@ def create_app(
     if not tracker_origin:
         routes.append(Mount("/thirdparty", create_tracker_app(), name="thirdparty"))
 
+    @asynccontextmanager
+    async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+        if freeze_startup_heap:
+            # What start-up built lives as long as the process: out of every full pass.
+            gc.freeze()
+        yield
+
     return Starlette(
         debug=debug,
         routes=routes,
+        lifespan=lifespan,
         middleware=[
             # Outermost, so that it sees every Set-Cookie the app and the session
             # middleware send, and hides refused cookies from both.
@@ -93,4 +108,4 @@ def create_app(
     )
 
 
-app = create_app(log_url=os.environ.get("CONSENT_LOG_URL"))
+app = create_app(log_url=os.environ.get("CONSENT_LOG_URL"), freeze_startup_heap=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from html.parser import HTMLParser
 
 import pytest
@@ -316,3 +317,16 @@ def test_page_has_no_inline_script_or_style(path: str, decision: str) -> None:
     parser.feed(client.get(path).text)
 
     assert parser.found == []
+
+
+@pytest.mark.parametrize("freeze", [False, True])
+def test_site_freezes_its_start_up_heap_only_when_asked(freeze: bool) -> None:
+    gc.unfreeze()
+    try:
+        app = create_app(log_url=None, freeze_startup_heap=freeze)
+        assert gc.get_freeze_count() == 0
+        with TestClient(app) as client:
+            assert client.get("/").status_code == 200
+            assert (gc.get_freeze_count() > 0) is freeze
+    finally:
+        gc.unfreeze()
