@@ -230,8 +230,9 @@ def _activations(
     """``(start, end, live tag)`` for each gated tag of ``data`` made live, in order."""
     edits: list[tuple[int, int, bytes]] = []
     start = 0
-    index = data.find(_GATED_MARKER)
-    while index >= 0:
+    for index in _marker_positions(data):
+        if index < start:
+            continue  # in the tag just made live
         # Only the tag around each marker is parsed: pages are mostly other markup.
         tag_start = data.rfind(b"<", start, index)
         tag_end = data.find(b">", index)
@@ -242,8 +243,22 @@ def _activations(
                 start = tag_end + 1
                 if live != text:
                     edits.append((tag_start, start, live))
-        index = data.find(_GATED_MARKER, max(index + 1, start))
     return edits
+
+
+def _marker_positions(data: bytes) -> list[int]:
+    """Where the gated-tag marker starts in ``data``, first to last."""
+    # Searched from the end: on markup, CPython's reverse search (a skip of the
+    # marker's length whenever the byte before it is not one of the marker's)
+    # runs about twice as fast as its forward search of a long text. The marker
+    # cannot overlap itself, so the occurrences are the same either way.
+    positions: list[int] = []
+    index = data.rfind(_GATED_MARKER)
+    while index >= 0:
+        positions.append(index)
+        index = data.rfind(_GATED_MARKER, 0, index)
+    positions.reverse()
+    return positions
 
 
 def _apply(data: bytes, edits: list[tuple[int, int, bytes]]) -> bytes:

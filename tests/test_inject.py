@@ -9,11 +9,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from consent.inject import (
+    _GATED_TAG,
     BodyInjector,
     HeadInserter,
     PageRewriter,
     TagActivator,
     activate_reference,
+    activate_tag,
     inject_reference,
     insert_after_head_reference,
     last_marker,
@@ -272,6 +274,32 @@ def test_activation_is_the_same_for_every_split(
     cuts = data.draw(st.lists(st.integers(0, len(body)), max_size=len(body) + 1))
     activator = TagActivator(frozenset({"analytics"}), tag_limit=limit)
     assert stream_through(activator, body, cuts) == activate_reference(body, GRANTED, limit)
+
+
+def activate_searching_forward(body: bytes, granted: frozenset[bytes], limit: int) -> bytes:
+    """Activation as first defined: a forward search for each marker, its tag parsed."""
+    marker = b"data-consent-category"
+    pieces: list[bytes] = []
+    done = start = 0
+    index = body.find(marker)
+    while index >= 0:
+        tag_start = body.rfind(b"<", start, index)
+        tag_end = body.find(b">", index)
+        if tag_start >= 0 and tag_end >= 0 and tag_end + 1 - tag_start <= limit:
+            tag = _GATED_TAG.fullmatch(body, tag_start, tag_end + 1)
+            if tag is not None:
+                pieces += (body[done:tag_start], activate_tag(tag, granted))
+                done = start = tag_end + 1
+        index = body.find(marker, max(index + 1, start))
+    return b"".join(pieces) + body[done:]
+
+
+@settings(max_examples=400)
+@given(body=activation_bodies, limit=st.integers(1, 120))
+def test_activation_finds_the_tags_a_forward_search_finds(body: bytes, limit: int) -> None:
+    assert activate_reference(body, GRANTED, limit) == activate_searching_forward(
+        body, GRANTED, limit
+    )
 
 
 @settings(max_examples=300)
