@@ -35,7 +35,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.overhead import decided_cookie_header, free_port  # noqa: E402
+from bench.overhead import decided_cookie_header, free_port, uvicorn_command  # noqa: E402
 
 CASES = ("json/undecided", "json/decided", "article/undecided", "article/decided")
 STACKS = ("bare", "consent")
@@ -52,9 +52,7 @@ def count_instructions(
     out = workdir / f"{stack}-{endpoint}-{visitor}.callgrind"
     command = [
         "valgrind", "--tool=callgrind", f"--callgrind-out-file={out}.%p",
-        sys.executable, "-m", "uvicorn", f"bench.apps:{stack}_app",
-        "--app-dir", str(ROOT), "--host", "127.0.0.1", "--port", str(port),
-        "--log-level", "warning", "--no-access-log",
+        *uvicorn_command(f"{stack}_app", port),
     ]  # fmt: skip
     env = {**os.environ, "PYTHONHASHSEED": "0"}
     server = subprocess.Popen(

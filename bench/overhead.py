@@ -786,6 +786,16 @@ def free_port() -> int:
         return port
 
 
+def uvicorn_command(app: str, port: int) -> list[str]:
+    """The command of one uvicorn worker serving ``bench.apps:{app}`` on 127.0.0.1."""
+    return [
+        sys.executable, "-m", "uvicorn", f"bench.apps:{app}",
+        "--app-dir", str(ROOT),
+        "--host", "127.0.0.1", "--port", str(port),
+        "--workers", "1", "--log-level", "warning", "--no-access-log",
+    ]  # fmt: skip
+
+
 @contextmanager
 def uvicorn_servers(
     names: Sequence[str], timeout: float = 30.0
@@ -799,12 +809,7 @@ def uvicorn_servers(
     try:
         for name in names:
             port = free_port()
-            command = [
-                sys.executable, "-m", "uvicorn", f"bench.apps:{name}",
-                "--app-dir", str(ROOT),
-                "--host", "127.0.0.1", "--port", str(port),
-                "--workers", "1", "--log-level", "warning", "--no-access-log",
-            ]  # fmt: skip
+            command = uvicorn_command(name, port)
             processes.append(subprocess.Popen(command, cwd=ROOT, start_new_session=True))
             ports[name] = port
         deadline = time.monotonic() + timeout
