@@ -11,8 +11,6 @@ from .settings import NECESSARY
 if TYPE_CHECKING:
     from starlette.requests import HTTPConnection
 
-    from .cookie import StoredChoice
-
 SCOPE_KEY = "consent"
 
 
@@ -41,25 +39,6 @@ class ConsentState:
 
 
 UNDECIDED_GRANTS = frozenset({NECESSARY})
-
-
-@dataclass(frozen=True, slots=True)
-class Visitor:
-    """What the middleware read from one request, shared with its own endpoints."""
-
-    state: ConsentState
-    choice: StoredChoice | None
-    """The verified choice of the consent cookie, or None before any choice."""
-    cookie_value: str | None
-    """The raw consent cookie, verified or not."""
-    cookie_header: bytes
-    """The raw ``Cookie`` header (several are joined with ``; ``), or empty."""
-    refused_cookies: tuple[str, ...]
-    """Names of incoming cookies the visitor's choice does not allow."""
-    cookies: tuple[tuple[str, str, bool], ...] = ()
-    """Each incoming cookie: its name, its category (or ``UNDECLARED``), whether refused."""
-    live_categories: frozenset[bytes] = frozenset()
-    """Granted categories other than ``necessary``, as bytes: their gated tags go live."""
 
 
 def get_consent(request: HTTPConnection | MutableMapping[str, Any]) -> ConsentState:

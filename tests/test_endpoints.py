@@ -22,7 +22,7 @@ from starlette.testclient import TestClient
 
 from consent import Category, ConsentMiddleware
 from consent.cookie import ConsentCookie
-from consent.endpoints import MAX_DECISION_BYTES
+from consent.forms import MAX_DECISION_BYTES
 from consent.log import MemoryConsentLog
 from tests.asgi import call, http_scope
 from tests.conftest import make_settings

@@ -1,0 +1,52 @@
+"""The banner's static files, served under names that carry a content hash."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+from starlette.responses import PlainTextResponse, Response
+
+_MEDIA_TYPES = {".css": "text/css; charset=utf-8", ".js": "text/javascript; charset=utf-8"}
+
+
+def _static_dir() -> Path:
+    packaged = Path(__file__).parent / "static"
+    return packaged if packaged.is_dir() else Path(__file__).parent.parent / "static"
+
+
+class Assets:
+    """``consent.css``, ``consent.js`` and ``consent-mode.js``, read once at start-up.
+
+    Each is served as ``{prefix}/static/{stem}.{hash}{suffix}``: the URL changes
+    with the content, so browsers and caches may keep it for a year.
+    """
+
+    def __init__(self, prefix: str) -> None:
+        self.files: dict[str, tuple[bytes, str]] = {}
+        self.urls: dict[str, str] = {}
+        """The URL of each file, by its plain name (``consent.css``)."""
+        for path in sorted(_static_dir().iterdir()):
+            media_type = _MEDIA_TYPES.get(path.suffix)
+            if media_type is None:
+                continue
+            content = path.read_bytes()
+            digest = hashlib.sha256(content).hexdigest()[:12]
+            name = f"{path.stem}.{digest}{path.suffix}"
+            self.files[name] = (content, media_type)
+            self.urls[path.name] = f"{prefix}/static/{name}"
+
+    def response(self, name: str) -> Response:
+        """The file called ``name`` (hash included), cacheable for a year, or 404."""
+        found = self.files.get(name)
+        if found is None:
+            return PlainTextResponse("Not Found", status_code=404)
+        content, media_type = found
+        return Response(
+            content,
+            media_type=media_type,
+            headers={
+                "cache-control": "public, max-age=31536000, immutable",
+                "x-content-type-options": "nosniff",
+            },
+        )

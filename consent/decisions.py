@@ -1,0 +1,188 @@
+"""The one place where a choice becomes a consent cookie, a log event and expiry headers."""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+from typing import Any, NamedTuple
+
+from starlette.types import Scope
+
+from .banner import BannerMarkup, LocalizedMarkup
+from .cookie import ConsentCookie, Method, new_consent_id
+from .cookies import CookiePolicy, split_cookie_header
+from .forms import Decision
+from .log import Action, ConsentEvent, ConsentLog, Mechanism, truncate_ip
+from .settings import NECESSARY, ConsentSettings
+from .state import ConsentState
+from .visitor import Visitor
+
+logger = logging.getLogger("consent")
+
+Headers = list[tuple[bytes, bytes]]
+
+
+class Outcome(NamedTuple):
+    """What a decision leaves: the visitor's new state and the headers that store it."""
+
+    state: ConsentState
+    set_cookies: Headers
+    """The new consent cookie, then the deletion of every cookie it refuses."""
+
+
+class Decisions:
+    """Turns visitors' choices (and GPC opt-outs) into cookies, log events and expiries."""
+
+    def __init__(
+        self,
+        settings: ConsentSettings,
+        consent_cookie: ConsentCookie,
+        policy: CookiePolicy,
+        markup: BannerMarkup,
+        log: ConsentLog | None,
+    ) -> None:
+        self._settings = settings
+        self._markup = markup
+        self._consent_cookie = consent_cookie
+        self._policy = policy
+        self._log = log
+        self.categories = frozenset(settings.category_keys)
+        self._gpc_categories = frozenset(c.key for c in settings.categories if c.gpc_opt_out)
+
+    async def decide(
+        self, scope: Scope, visitor: Visitor, decision: Decision, markup: LocalizedMarkup
+    ) -> Outcome:
+        """Store a visitor's decision: log it, sign it, expire what it refuses."""
+        method, stored = self._resolve(decision, visitor.state.gpc)
+        # The same browser keeps its identifier across revisions and expiry, so
+        # that the log shows its whole history.
+        consent_id = (
+            visitor.choice.consent_id
+            if visitor.choice
+            else self._consent_cookie.consent_id_of(visitor.cookie_value)
+        ) or new_consent_id()
+        granted = frozenset({NECESSARY}) | stored
+        state = ConsentState(
+            decided=True,
+            granted=granted,
+            consent_id=consent_id,
+            gpc=visitor.state.gpc,
+            revision=self._settings.policy_revision,
+        )
+        action: Action
+        if visitor.state.decided and visitor.state.granted - granted:
+            action = "withdraw"
+        elif decision.action == "save":
+            action = "custom"
+        else:
+            action = "accept_all" if decision.action == "accept_all" else "reject_all"
+        await self._record(scope, action, decision.mechanism, state, markup)
+        headers = [self._consent_cookie_header(consent_id, method, stored, scope)]
+        # Whatever the new choice refuses goes now, HttpOnly cookies included.
+        refused = dict.fromkeys(
+            name
+            for name, _ in split_cookie_header(visitor.cookie_header)
+            if not self._policy.allows(name, granted)
+        )
+        headers += self._policy.expiry_headers(refused, _header(scope, b"host"))
+        return Outcome(state, headers)
+
+    async def honour_gpc(self, scope: Scope, visitor: Visitor) -> Headers:
+        """Make a GPC signal's opt-out stick to an earlier "accept all", and log it.
+
+        CCPA treats ``Sec-GPC: 1`` as an opt-out request for that browser: the
+        categories it covers leave the stored choice (so they stay off even when
+        the signal is gone), and the log records it once, as a ``gpc`` event.
+        Returns the ``Set-Cookie`` headers for the page's answer.
+        """
+        choice = visitor.choice
+        if choice is None or not choice.granted & self._gpc_categories:
+            return []
+        stored = choice.granted - self._gpc_categories
+        markup = self._markup.for_request(_header(scope, b"accept-language"))
+        await self._record(scope, "gpc", "gpc", visitor.state, markup)
+        return [self._consent_cookie_header(choice.consent_id, choice.method, stored, scope)]
+
+    def state_json(self, state: ConsentState) -> dict[str, Any]:
+        """The JSON form of a visitor's state, as the decision endpoint answers it."""
+        return {
+            "decided": state.decided,
+            "granted": sorted(state.granted),
+            "denied": sorted(self.categories - state.granted),
+            "consent_id": state.consent_id,
+            "revision": state.revision,
+            "gpc": state.gpc,
+        }
+
+    def _resolve(self, decision: Decision, gpc: bool) -> tuple[Method, frozenset[str]]:
+        """How the choice was made, and the categories it grants."""
+        if decision.action == "accept_all":
+            # Under GPC, "accept all" does not reach the categories GPC opts out of:
+            # those need a choice of their own.
+            return "a", self.categories - self._gpc_categories if gpc else self.categories
+        if decision.action == "reject_all":
+            return "r", frozenset()
+        return "s", decision.categories - {NECESSARY}
+
+    def _consent_cookie_header(
+        self, consent_id: str, method: Method, granted: frozenset[str], scope: Scope
+    ) -> tuple[bytes, bytes]:
+        settings = self._settings
+        value = self._consent_cookie.sign(consent_id, method, granted)
+        parts = [
+            f"{settings.cookie_name}={value}",
+            f"Max-Age={self._consent_cookie.lifetime(granted)}",
+            "Path=/",
+            "SameSite=Lax",
+            "HttpOnly",
+        ]
+        if settings.cookie_domain:
+            parts.append(f"Domain={settings.cookie_domain}")
+        secure = settings.cookie_secure
+        if secure is None:
+            secure = scope.get("scheme") == "https"
+        if secure:
+            parts.append("Secure")
+        return (b"set-cookie", "; ".join(parts).encode("latin-1"))
+
+    async def _record(
+        self,
+        scope: Scope,
+        action: Action,
+        mechanism: Mechanism,
+        state: ConsentState,
+        markup: LocalizedMarkup,
+    ) -> None:
+        if self._log is None:
+            return
+        ip = None
+        client = scope.get("client")
+        if self._settings.log_ip == "truncated" and client:
+            ip = truncate_ip(str(client[0]))
+        event = ConsentEvent(
+            consent_id=state.consent_id or "",
+            occurred_at=datetime.now(UTC),
+            action=action,
+            granted=tuple(sorted(state.granted)),
+            denied=tuple(sorted(self.categories - state.granted)),
+            revision=state.revision,
+            locale=markup.locale,
+            mechanism=mechanism,
+            notice_hash=markup.notice_hash,
+            gpc=state.gpc,
+            ip=ip,
+        )
+        try:
+            await self._log.record(event, markup.notice)
+        except Exception:
+            # The visitor's choice still takes effect: a broken log must not turn a
+            # refusal into a failed request that leaves trackers on.
+            logger.exception("consent log unavailable; decision not stored: %r", event)
+
+
+def _header(scope: Scope, wanted: bytes) -> str:
+    """The value of the request header ``wanted`` (lower case), or empty."""
+    for name, value in scope["headers"]:
+        if name == wanted:
+            return value.decode("latin-1")  # type: ignore[no-any-return]
+    return ""

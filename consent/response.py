@@ -1,0 +1,306 @@
+"""The response start: refused ``Set-Cookie`` out, expiry in, ``Vary``, and the page plan.
+
+``ResponseEditor.edit_start`` runs once per response, in named steps:
+``read_start`` (what the headers say), ``is_page`` (whether the body gets a
+snippet), ``cookie_headers`` (the ``Set-Cookie`` list as the visitor's choice
+allows) and ``plan_page`` (the snippets and the page's start).
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Iterable, Sequence
+from typing import NamedTuple
+
+from starlette.types import Message, Scope
+
+from .banner import BannerMarkup, ConsentModeTag, Snippet
+from .cache import BUDGETS, BoundedCache
+from .cookies import CookiePolicy, set_cookie_name
+from .log import ConsentLog
+from .state import UNDECIDED_GRANTS, ConsentState
+from .visitor import Visitor
+
+Headers = list[tuple[bytes, bytes]]
+
+# Statuses whose body is a page a visitor reads (not a redirect, an empty or a partial body).
+_PAGE_STATUSES = frozenset({200, 201, 202, 203}) | frozenset(range(400, 600))
+_UNSAFE_CHARSETS = (b"utf-16", b"utf-32", b"utf16", b"utf32")
+_START_HEADERS = frozenset({b"content-type", b"set-cookie", b"content-encoding"})
+"""The response headers that decide what happens to a response."""
+_PAGE_HEADERS = frozenset({b"content-length", b"vary"})
+"""The response headers a rewritten page changes."""
+
+
+class StartFacts(NamedTuple):
+    """What a response start's headers say about what the middleware must do."""
+
+    content_type: bytes
+    content_encoding: bytes
+    sets_cookies: bool
+
+
+class PagePlan(NamedTuple):
+    """How to rewrite a page: its snippets, its length as sent, the start to use if not."""
+
+    head: bytes
+    """What goes right after ``<head>`` (Consent Mode)."""
+    body: bytes
+    """What goes right before ``</body>`` (the banner or the settings control)."""
+    length: bytes | None
+    """``Content-Length`` as the app sent it."""
+    plain_start: Message
+    """The start to send instead if the body is not one to rewrite (``pathsend``)."""
+
+
+class EditedStart(NamedTuple):
+    """The response start to send, and for a page to rewrite, its plan."""
+
+    start: Message
+    page: PagePlan | None
+
+
+def read_start(headers: Iterable[tuple[bytes, bytes]]) -> StartFacts:
+    """The ``Content-Type``, ``Content-Encoding`` and whether a cookie is set."""
+    content_type = b""
+    encoding = b""
+    sets_cookies = False
+    for name, value in headers:
+        if name not in _START_HEADERS:
+            # Names are most often lower case already: only others are lowered.
+            if name.islower():
+                continue
+            name = name.lower()
+            if name not in _START_HEADERS:
+                continue
+        if name == b"content-type":
+            content_type = value
+        elif name == b"set-cookie":
+            sets_cookies = True
+        else:
+            encoding = value
+    return StartFacts(content_type, encoding, sets_cookies)
+
+
+def is_page(facts: StartFacts, status: int, scope: Scope) -> bool:
+    """Whether the response is an HTML page of the kind a banner goes in."""
+    encoding = facts.content_encoding
+    return (
+        is_rewritable_html(facts.content_type)
+        and (not encoding or encoding.strip().lower() in (b"", b"identity"))
+        and status in _PAGE_STATUSES
+        and scope["method"] != "HEAD"
+    )
+
+
+@functools.lru_cache(maxsize=64)
+def is_rewritable_html(content_type: bytes) -> bool:
+    """Whether a ``Content-Type`` is HTML in an ASCII-compatible encoding."""
+    media_type, _, params = content_type.partition(b";")
+    return media_type.strip().lower() == b"text/html" and not any(
+        charset in params.lower() for charset in _UNSAFE_CHARSETS
+    )
+
+
+class ResponseEditor:
+    """Edits each response start as the visitor's choice requires."""
+
+    def __init__(
+        self,
+        policy: CookiePolicy,
+        markup: BannerMarkup,
+        consent_mode: ConsentModeTag,
+        log: ConsentLog | None,
+    ) -> None:
+        self._policy = policy
+        self._markup = markup
+        self._consent_mode = consent_mode
+        self._log = log
+        self._pages: BoundedCache[tuple[object, ...], tuple[bytes, bytes]] = BoundedCache(
+            BUDGETS["pages"]
+        )
+
+    def edit_start(
+        self,
+        message: Message,
+        scope: Scope,
+        visitor: Visitor,
+        extra_headers: Sequence[tuple[bytes, bytes]],
+    ) -> EditedStart:
+        """The response start without refused cookies and, for a page to rewrite, its plan.
+
+        The message comes back as it was when nothing in it changes. A page's start
+        comes without ``Content-Length``, which the rewritten body sets.
+        """
+        headers = message.get("headers", ())
+        if type(headers) is not list:
+            headers = list(headers)
+        facts = read_start(headers)
+        page = is_page(facts, message["status"], scope)
+        if (
+            not page
+            and not facts.sets_cookies
+            and not visitor.refused_cookies
+            and not extra_headers
+        ):
+            return EditedStart(message, None)
+        language = b""
+        if page:
+            dest = b""
+            for name, value in scope["headers"]:
+                if name == b"sec-fetch-dest":
+                    dest = value
+                elif name == b"accept-language":
+                    language = value
+            # Only a page the visitor navigated to: not an iframe, nor an HTML
+            # fragment fetched by script (htmx, Turbo), which would get a banner each.
+            page = dest in (b"", b"document")
+        plain_start = message
+        if facts.sets_cookies or visitor.refused_cookies or extra_headers:
+            edited = self.cookie_headers(headers, facts, scope, visitor, extra_headers)
+            if edited is not None:
+                headers = edited
+                _add_vary_cookie(headers)
+                plain_start = {**message, "headers": headers}
+        if not page:
+            return EditedStart(plain_start, None)
+        return self.plan_page(message, headers, plain_start, scope, visitor, language)
+
+    def cookie_headers(
+        self,
+        headers: Headers,
+        facts: StartFacts,
+        scope: Scope,
+        visitor: Visitor,
+        extra_headers: Sequence[tuple[bytes, bytes]],
+    ) -> Headers | None:
+        """The headers with refused ``Set-Cookie`` out and expiries in; None if unchanged."""
+        edited = (
+            self.strip_refused_cookies(headers, visitor) if facts.sets_cookies else list(headers)
+        )
+        refused = visitor.refused_cookies
+        if len(edited) == len(headers) and not refused and not extra_headers:
+            return None
+        if refused:
+            edited.extend(self._policy.expiry_headers(refused, _request_header(scope, b"host")))
+        edited.extend(extra_headers)
+        return edited
+
+    def strip_refused_cookies(
+        self, headers: Iterable[tuple[bytes, bytes]], visitor: Visitor
+    ) -> Headers:
+        """``headers`` without the ``Set-Cookie`` of cookies the visitor refuses."""
+        policy = self._policy
+        log = self._log
+        granted = visitor.state.granted
+        kept: Headers = []
+        for name, value in headers:
+            if name.lower() == b"set-cookie":
+                cookie = set_cookie_name(value)
+                policy.learn_scope(cookie, value)
+                allowed = policy.allows(cookie, granted)
+                if log is not None:
+                    log.cookie_seen(cookie, policy.classify(cookie), not allowed)
+                if not allowed:
+                    continue
+            kept.append((name, value))
+        return kept
+
+    def plan_page(
+        self,
+        message: Message,
+        headers: Headers,
+        plain_start: Message,
+        scope: Scope,
+        visitor: Visitor,
+        language: bytes,
+    ) -> EditedStart:
+        """The page's start (no ``Content-Length``, ``Vary: Cookie``) and its snippets."""
+        page_headers: Headers = []
+        length = None
+        varies = False
+        for header in headers:
+            name = header[0]
+            if name not in _PAGE_HEADERS and not name.islower():
+                name = name.lower()
+            if name == b"content-length":
+                length = header[1]
+                continue
+            if name == b"vary":
+                varies = varies or _varies_on_cookie(header[1])
+            page_headers.append(header)
+        if not varies:
+            page_headers.append((b"vary", b"Cookie"))
+        head, body = self.page_snippets(scope, visitor.state, language)
+        return EditedStart(
+            {**message, "headers": page_headers}, PagePlan(head, body, length, plain_start)
+        )
+
+    def page_snippets(
+        self, scope: Scope, state: ConsentState, accept_language: bytes
+    ) -> tuple[bytes, bytes]:
+        """What goes after ``<head>`` (Consent Mode) and before ``</body>``."""
+        nonce = csp_nonce(scope)
+        markup = self._markup.for_request(accept_language.decode("latin-1"))
+        target = scope.get("raw_path") or scope["path"]
+        query = scope.get("query_string", b"")
+        # A page is asked for again and again: its snippets are made once per
+        # language, page and choice. (A nonce is new each time: nothing to keep.)
+        key = (markup, target, query, state.decided, state.gpc, state.granted)
+        if not nonce:
+            found = self._pages.get(key)
+            if found is not None:
+                return found
+        snippet: Snippet
+        if state.decided:
+            withdrawable = len(state.granted) > len(UNDECIDED_GRANTS)
+            snippet = markup.settings_control_withdraw if withdrawable else markup.settings_control
+        else:
+            snippet = markup.banner_gpc if state.gpc else markup.banner
+        body = snippet.render(request_target(scope), nonce, state.granted)
+        head = b""
+        if self._consent_mode.enabled:
+            head = self._consent_mode.render(state.decided, state.granted, nonce)
+        if not nonce:
+            cost = 512 + 2 * (len(target) + len(query)) + len(head) + len(body)
+            self._pages.put(key, (head, body), cost)
+        return head, body
+
+
+def csp_nonce(scope: Scope) -> str:
+    """The CSP nonce the app put in the scope, if any (``scope["csp_nonce"]`` or state)."""
+    nonce = scope.get("csp_nonce")
+    if nonce is None:
+        state = scope.get("state")
+        if isinstance(state, dict):
+            nonce = state.get("csp_nonce")
+    return nonce if isinstance(nonce, str) else ""
+
+
+def request_target(scope: Scope) -> str:
+    """The path and query of the request, as the browser asked for it."""
+    raw_path = scope.get("raw_path")
+    path = raw_path.decode("latin-1") if raw_path else scope["path"]
+    query: bytes = scope.get("query_string", b"")
+    return f"{path}?{query.decode('latin-1')}" if query else path
+
+
+def _request_header(scope: Scope, wanted: bytes) -> str:
+    """The value of the request header ``wanted`` (lower case), or empty."""
+    for name, value in scope["headers"]:
+        if name == wanted:
+            return value.decode("latin-1")  # type: ignore[no-any-return]
+    return ""
+
+
+def _add_vary_cookie(headers: Headers) -> None:
+    for name, value in headers:
+        if name.lower() == b"vary" and _varies_on_cookie(value):
+            return
+    headers.append((b"vary", b"Cookie"))
+
+
+def _varies_on_cookie(vary: bytes) -> bool:
+    """Whether a ``Vary`` value already covers ``Cookie``."""
+    tokens = {token.strip().lower() for token in vary.split(b",")}
+    return b"*" in tokens or b"cookie" in tokens

@@ -1,0 +1,163 @@
+"""From the request to a Visitor: what its ``Cookie`` and ``Sec-GPC`` headers say."""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+
+from starlette.types import Scope
+
+from .cache import BUDGETS, BoundedCache
+from .cookie import ConsentCookie, StoredChoice
+from .cookies import CookiePolicy, cookie_value, split_cookie_header
+from .settings import ConsentSettings
+from .state import UNDECIDED_GRANTS, ConsentState
+
+VISITOR_KEY = "consent.visitor"
+"""Where the middleware puts the ``Visitor`` for its own endpoints."""
+
+
+@dataclass(frozen=True, slots=True)
+class Visitor:
+    """What the middleware read from one request's headers."""
+
+    state: ConsentState
+    choice: StoredChoice | None
+    """The verified choice of the consent cookie, or None before any choice."""
+    cookie_value: str | None
+    """The raw consent cookie, verified or not."""
+    cookie_header: bytes
+    """The raw ``Cookie`` header (several are joined with ``; ``), or empty."""
+    refused_cookies: tuple[str, ...]
+    """Names of incoming cookies the visitor's choice does not allow."""
+    cookies: tuple[tuple[str, str, bool], ...] = ()
+    """Each incoming cookie: its name, its category (or ``UNDECLARED``), whether refused."""
+    live_categories: frozenset[bytes] = frozenset()
+    """Granted categories other than ``necessary``, as bytes: their gated tags go live."""
+    allowed_cookie_header: bytes | None = None
+    """The ``Cookie`` header the app gets when some cookie is refused (None: unchanged)."""
+    gpc_opt_out_due: bool = False
+    """A GPC signal meets a stored choice that still grants what GPC opts out of."""
+
+
+class VisitorReader:
+    """Reads the visitor of each request, once per distinct ``Cookie`` header.
+
+    A returning visitor sends the same header on every request: what it says is
+    worked out once and kept (``BUDGETS["visitors"]``), and then only the
+    choice's expiry is checked.
+    """
+
+    def __init__(
+        self, settings: ConsentSettings, consent_cookie: ConsentCookie, policy: CookiePolicy
+    ) -> None:
+        self._consent_cookie = consent_cookie
+        self._policy = policy
+        self._cookie_name = settings.cookie_name
+        self._cookie_marker = settings.cookie_name.encode("latin-1") + b"="
+        self._gpc_categories = frozenset(c.key for c in settings.categories if c.gpc_opt_out)
+        self._visitors: BoundedCache[bytes, tuple[Visitor, float]] = BoundedCache(
+            BUDGETS["visitors"]
+        )
+        self._visitors_gpc: BoundedCache[bytes, tuple[Visitor, float]] = BoundedCache(
+            BUDGETS["visitors_gpc"]
+        )
+        self._undecided = {
+            gpc: ConsentState(
+                decided=False,
+                granted=UNDECIDED_GRANTS,
+                consent_id=None,
+                gpc=gpc,
+                revision=settings.policy_revision,
+            )
+            for gpc in (False, True)
+        }
+
+    def read(self, scope: Scope) -> Visitor:
+        """The visitor of this request."""
+        cookie = b""
+        gpc = False
+        # Servers make new name objects per request: comparing them costs less than
+        # hashing them for a set look-up.
+        for name, value in scope["headers"]:
+            if name == b"cookie":
+                # Several Cookie headers (HTTP/2 may split one) make one list.
+                cookie = cookie + b"; " + value if cookie else value
+            elif name == b"sec-gpc":
+                gpc = gpc or value.strip() == b"1"
+        visitors = self._visitors_gpc if gpc else self._visitors
+        cached = visitors.get(cookie)
+        if cached is not None and time.time() < cached[1]:
+            return cached[0]
+        visitor = self._visitor(cookie, gpc)
+        # A float, as ``time.time()`` is: comparing an int to it costs more.
+        expires_at = float(visitor.choice.expires_at) if visitor.choice else math.inf
+        visitors.put(cookie, (visitor, expires_at), _estimated_size(visitor))
+        return visitor
+
+    def _visitor(self, cookie_header: bytes, gpc: bool) -> Visitor:
+        raw_choice = None
+        if self._cookie_marker in cookie_header:
+            raw_choice = cookie_value(cookie_header, self._cookie_name)
+        choice = self._consent_cookie.read(raw_choice)
+        gpc_opt_out_due = False
+        if choice is None:
+            state = self._undecided[gpc]
+        else:
+            granted = choice.granted
+            if gpc and choice.method != "s":
+                # GPC opts out of these unless the visitor ticked them one by one.
+                gpc_opt_out_due = bool(granted & self._gpc_categories)
+                granted = granted - self._gpc_categories
+            state = ConsentState(
+                decided=True,
+                granted=granted | UNDECIDED_GRANTS,
+                consent_id=choice.consent_id,
+                gpc=gpc,
+                revision=choice.revision,
+            )
+        policy = self._policy
+        cookies: list[tuple[str, str, bool]] = []
+        kept: list[bytes] = []
+        refused: dict[str, None] = {}
+        for name, raw in split_cookie_header(cookie_header):
+            allowed = policy.allows(name, state.granted)
+            cookies.append((name, policy.classify(name), not allowed))
+            if allowed:
+                kept.append(raw)
+            else:
+                refused[name] = None
+        return Visitor(
+            state=state,
+            choice=choice,
+            cookie_value=raw_choice,
+            cookie_header=cookie_header,
+            refused_cookies=tuple(refused),
+            cookies=tuple(cookies),
+            live_categories=frozenset(
+                key.encode("ascii") for key in state.granted - UNDECIDED_GRANTS
+            ),
+            allowed_cookie_header=b"; ".join(kept) if refused else None,
+            gpc_opt_out_due=gpc_opt_out_due,
+        )
+
+
+def _estimated_size(visitor: Visitor) -> int:
+    """An upper bound of the bytes a cached visitor holds, for the cache's byte budget.
+
+    The header is held once as the key; each cookie costs a tuple and a name
+    string, and at most once more in the list of refused names and in the header
+    the app gets. ``tests/test_memory.py`` checks the estimate against tracemalloc.
+    """
+    header = len(visitor.cookie_header)
+    return 2048 + 3 * header + 320 * len(visitor.cookies)
+
+
+def hide_refused_cookies(scope: Scope, visitor: Visitor) -> Scope:
+    """A scope whose ``Cookie`` header holds only the cookies the visitor allows."""
+    allowed = visitor.allowed_cookie_header
+    headers = [(name, value) for name, value in scope["headers"] if name != b"cookie"]
+    if allowed:
+        headers.append((b"cookie", allowed))
+    return {**scope, "headers": headers}
