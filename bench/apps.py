@@ -1,8 +1,9 @@
 """The apps the overhead benchmark measures, importable by uvicorn (``bench.apps:consent_app``).
 
-One Starlette app (a JSON endpoint, a 50 KB HTML article, a streamed page) under
-four stacks: bare, ``SessionMiddleware``, a ``BaseHTTPMiddleware`` pass-through,
-and ``ConsentMiddleware``. Everything is built once, at import.
+One Starlette app (a JSON endpoint, a 50 KB HTML article, a streamed page, and
+``/checkout``, naming the ``consent`` the server imported) under four stacks: bare,
+``SessionMiddleware``, a ``BaseHTTPMiddleware`` pass-through, and
+``ConsentMiddleware``. Everything is built once, at import.
 """
 
 from __future__ import annotations
@@ -17,9 +18,16 @@ from starlette.middleware import Middleware
 from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
 from starlette.middleware.sessions import SessionMiddleware
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
+from starlette.responses import (
+    HTMLResponse,
+    JSONResponse,
+    PlainTextResponse,
+    Response,
+    StreamingResponse,
+)
 from starlette.routing import Route
 
+import consent
 from consent import ConsentMiddleware, ConsentSettings
 
 ARTICLE_BYTES = 50 * 1024
@@ -161,10 +169,17 @@ async def stream_endpoint(request: Request) -> Response:
     return StreamingResponse(streamed_page(total), media_type="text/html; charset=utf-8")
 
 
+async def checkout_endpoint(request: Request) -> Response:
+    """Where the server's ``consent`` comes from, for a benchmark to check it measures the same."""
+    return PlainTextResponse(consent.__file__)
+
+
 ROUTES = [
     Route("/json", json_endpoint),
     Route("/article", article_endpoint),
     Route("/stream", stream_endpoint),
+    # Last, so that the measured routes are matched exactly as before it was added.
+    Route("/checkout", checkout_endpoint),
 ]
 
 

@@ -35,7 +35,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.overhead import decided_cookie_header, free_port, uvicorn_command  # noqa: E402
+from bench.overhead.cases import decided_cookie_header  # noqa: E402
+from bench.overhead.uvicorn import free_port, uvicorn_command  # noqa: E402
 
 CASES = ("json/undecided", "json/decided", "article/undecided", "article/decided")
 STACKS = ("bare", "consent")

@@ -64,9 +64,10 @@ sys.path.insert(0, str(ROOT))
 from consent import ConsentMiddleware, ConsentSettings  # noqa: E402
 from consent.log import ConsentLog, MemoryConsentLog, SqlConsentLog  # noqa: E402
 from consent.log.chain import GENESIS_HASH  # noqa: E402
+from consent.log.database import create_log_engine  # noqa: E402
 from consent.log.events import ConsentEvent  # noqa: E402
 from consent.log.schema import SCHEMA_VERSION, chain, events, upgrade_schema  # noqa: E402
-from consent.log.store import create_log_engine, event_row  # noqa: E402
+from consent.log.statements import event_row  # noqa: E402
 
 WRK = "/usr/bin/wrk"
 TIME = "/usr/bin/time"

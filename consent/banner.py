@@ -20,6 +20,8 @@ from urllib.parse import quote
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
+from .cache import BUDGETS, BoundedCache
+from .globs import js_regex_source
 from .settings import (
     GOOGLE_CONSENT_TYPES,
     NECESSARY,
@@ -34,13 +36,6 @@ TEMPLATES = Path(__file__).parent / "templates"
 _HOLES = ("\x00next\x00", "\x00next-query\x00", "\x00nonce\x00", "\x00granted\x00")
 NEXT, NEXT_QUERY, NONCE, GRANTED = range(len(_HOLES))
 
-ENGLISH: Mapping[str, str] = bundled_locales()["en"]["texts"]
-
-
-_RENDERED: dict[tuple[Snippet, str, frozenset[str]], bytes] = {}
-_RENDERED_SIZE = 2048
-_RENDERED_URL_LIMIT = 2048
-
 
 @dataclass(frozen=True, slots=True, eq=False)
 class Snippet:
@@ -52,21 +47,7 @@ class Snippet:
     def render(
         self, next_url: str, nonce: str = "", granted: frozenset[str] = frozenset()
     ) -> bytes:
-        """The markup for one request."""
-        if nonce or len(next_url) > _RENDERED_URL_LIMIT:
-            # A nonce is new on each request; a URL this long is not a page that repeats.
-            return self._render(next_url, nonce, granted)
-        key = (self, next_url, granted)
-        rendered = _RENDERED.get(key)
-        if rendered is None:
-            rendered = self._render(next_url, nonce, granted)
-            # Pages repeat: a bounded cache, oldest out first.
-            if len(_RENDERED) >= _RENDERED_SIZE:
-                del _RENDERED[next(iter(_RENDERED))]
-            _RENDERED[key] = rendered
-        return rendered
-
-    def _render(self, next_url: str, nonce: str, granted: frozenset[str]) -> bytes:
+        """The markup for one request (the middleware keeps what pages repeat)."""
         fills = (
             html.escape(next_url).encode("ascii", "xmlcharrefreplace"),
             quote(next_url, safe="/").encode("ascii"),
@@ -156,12 +137,19 @@ class LocalizedMarkup:
         return page.encode("utf-8")
 
     def _script_config(self, settings: ConsentSettings) -> dict[str, Any]:
-        """What consent.js needs: endpoints, cookie patterns, Consent Mode, a few texts."""
+        """What consent.js needs: endpoints, cookie patterns, Consent Mode, a few texts.
+
+        Cookie patterns go as JavaScript regular expression sources, one list per
+        category, so that the page reads a glob exactly as the server does.
+        """
         return {
             "endpoint": settings.path_prefix,
             "preferences": f"{settings.path_prefix}/preferences",
             "locale": self.locale,
-            "cookies": {c.key: list(c.cookies) for c in settings.categories},
+            "cookies": {
+                c.key: [js_regex_source(pattern) for pattern in c.cookies]
+                for c in settings.categories
+            },
             "google": {c.key: list(c.google_consent_types) for c in settings.categories},
             "titles": {c.key: c.title for c in self.categories},
             "texts": {
@@ -214,7 +202,7 @@ class BannerMarkup:
             self.locales[locale] = LocalizedMarkup(locale, texts, settings, environment, assets)
         self.default = self.locales[settings.locale or settings.default_locale]
         self._forced = settings.locale is not None
-        self._negotiated: dict[str, LocalizedMarkup] = {}
+        self._negotiated: BoundedCache[str, LocalizedMarkup] = BoundedCache(BUDGETS["languages"])
 
     def for_request(self, accept_language: str) -> LocalizedMarkup:
         """The visitor's language, from ``Accept-Language`` unless one is forced."""
@@ -223,9 +211,8 @@ class BannerMarkup:
         found = self._negotiated.get(accept_language)
         if found is None:
             found = self._negotiate(accept_language)
-            # The header is visitor input: remember only a bounded number of values.
-            if len(self._negotiated) < 512:
-                self._negotiated[accept_language] = found
+            # The header is visitor input: kept within the cache policy's bounds.
+            self._negotiated.put(accept_language, found, 128 + 2 * len(accept_language))
         return found
 
     def _negotiate(self, accept_language: str) -> LocalizedMarkup:

@@ -16,16 +16,18 @@ cache         entries   bytes      keyed by
 ============  ========  =========  ===========================================
 visitors      4,096     16 MiB     ``Cookie`` header (no ``Sec-GPC: 1``)
 visitors_gpc  1,024     4 MiB      ``Cookie`` header (with ``Sec-GPC: 1``)
+choices       8,192     4 MiB      a genuine consent cookie's value
 pages         2,048     8 MiB      language, request target, consent state
 languages     512       256 KiB    ``Accept-Language`` header
+cookie_names  4,096     1 MiB      a cookie name (its category)
 ============  ========  =========  ===========================================
 
-The cookie classification of ``CookiePolicy`` and the consent log's cookie
-inventory have bounds of their own (see those classes).
+The consent log's cookie inventory has bounds of its own (``SqlConsentLog``).
 """
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Hashable
 from dataclasses import dataclass
 from typing import Generic, TypeVar
@@ -49,8 +51,10 @@ MIB = 1024 * KIB
 BUDGETS: dict[str, Budget] = {
     "visitors": Budget(max_entries=4096, max_bytes=16 * MIB, max_item_bytes=256 * KIB),
     "visitors_gpc": Budget(max_entries=1024, max_bytes=4 * MIB, max_item_bytes=256 * KIB),
+    "choices": Budget(max_entries=8192, max_bytes=4 * MIB, max_item_bytes=4 * KIB),
     "pages": Budget(max_entries=2048, max_bytes=8 * MIB, max_item_bytes=512 * KIB),
     "languages": Budget(max_entries=512, max_bytes=256 * KIB, max_item_bytes=2 * KIB),
+    "cookie_names": Budget(max_entries=4096, max_bytes=1 * MIB, max_item_bytes=1 * KIB),
 }
 MEMORY_BOUND = sum(budget.max_bytes for budget in BUDGETS.values())
 """The most all request-path caches of one middleware hold, in estimated bytes."""
@@ -59,8 +63,8 @@ MEMORY_BOUND = sum(budget.max_bytes for budget in BUDGETS.values())
 class BoundedCache(Generic[K, V]):
     """A dictionary bounded in entries and in estimated bytes; oldest entries leave first.
 
-    ``get`` is the underlying dictionary's own ``get`` (a look-up costs nothing
-    more than a dict's). ``put`` takes the entry's estimated size in bytes: the
+    ``get`` is the underlying dictionary's own ``get`` (a look-up costs no more
+    than a dictionary's). ``put`` takes the entry's estimated size in bytes: the
     caller knows best what its value holds, and must count the key too.
     """
 
@@ -68,8 +72,10 @@ class BoundedCache(Generic[K, V]):
 
     def __init__(self, budget: Budget) -> None:
         self.budget = budget
-        self._values: dict[K, V] = {}
-        self._costs: dict[K, int] = {}
+        # OrderedDict: taking the oldest entry out is O(1), where a dict's first key
+        # takes longer to find after each deletion at the front.
+        self._values: OrderedDict[K, V] = OrderedDict()
+        self._costs: OrderedDict[K, int] = OrderedDict()
         self.size = 0
         """Estimated bytes held now."""
         self.get = self._values.get

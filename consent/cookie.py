@@ -21,6 +21,7 @@ from typing import Literal
 
 from itsdangerous import BadSignature, SignatureExpired, TimestampSigner
 
+from .cache import BUDGETS, BoundedCache
 from .settings import ConsentSettings
 
 Method = Literal["a", "r", "s"]
@@ -28,7 +29,6 @@ FORMAT_VERSION = "1"
 _SALT = "consent.cookie.v1"
 _CONSENT_ID = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
 _METHODS: dict[str, Method] = {"a": "a", "r": "r", "s": "s"}
-_CACHE_SIZE = 8192
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,7 +68,7 @@ class ConsentCookie:
         self._known_categories = frozenset(settings.category_keys)
         self._accept_seconds = settings.accept_days * 86400
         self._reject_seconds = settings.reject_days * 86400
-        self._verified: dict[str, StoredChoice] = {}
+        self._verified: BoundedCache[str, StoredChoice] = BoundedCache(BUDGETS["choices"])
 
     def lifetime(self, granted: frozenset[str]) -> int:
         """Seconds a choice is kept: the accept lifetime if it grants anything."""
@@ -91,10 +91,7 @@ class ConsentCookie:
             choice = self._verify(value)
             if choice is None:
                 return None
-            if len(self._verified) >= _CACHE_SIZE:
-                # Drop the oldest entry: dicts keep insertion order.
-                del self._verified[next(iter(self._verified))]
-            self._verified[value] = choice
+            self._verified.put(value, choice, 512 + 2 * len(value))
         if now >= choice.expires_at:
             return None
         return choice

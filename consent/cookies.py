@@ -1,18 +1,30 @@
-"""Classify, strip and expire the site's own cookies.
+"""The site's own cookies: classify their names, and delete the refused ones where they live.
 
 A cookie name belongs to ``necessary`` (the consent cookie and the site's
 ``necessary_cookies``), to one declared category, or to none ("undeclared").
 The same rule decides both directions: a ``Set-Cookie`` the app sends, and a
-cookie the browser sends back.
+cookie the browser sends back, each named as ``cookie_headers`` reads it.
 """
 
 from __future__ import annotations
 
+import itertools
 import logging
 import re
 from collections.abc import Iterable
-from fnmatch import translate
 
+from .cache import BUDGETS, BoundedCache
+from .cookie_headers import (
+    CTL,
+    CTL_TEXT,
+    MAX_NAME_VALUE,
+    SECURE_PREFIXES,
+    WSP,
+    CookiePair,
+    browser_cookie,
+    default_path,
+)
+from .globs import glob_regex, is_glob
 from .settings import NECESSARY, ConsentSettings
 
 logger = logging.getLogger("consent")
@@ -20,18 +32,34 @@ logger = logging.getLogger("consent")
 UNDECLARED = "UNDECLARED"
 """Classification of a cookie name that no category declares."""
 
-_CLASSIFY_CACHE_SIZE = 4096
 _REPORTED_LIMIT = 1024
+_SCOPES_PER_NAME = 8
+_LEARNT_TEXT_LIMIT = 256
+"""Longest cookie name, ``Path`` or ``Domain`` whose scope is learnt."""
 _EXPIRED = "Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT"
+_MAX_ATTRIBUTE_VALUE = 1024
+EXPIRED_PER_RESPONSE = 64
+"""Most refused cookies one response deletes; the next response deletes the next ones."""
+_NAMELESS_PLACEHOLDER = b"expired"
+"""Value of a nameless cookie's deletion when its name cannot serve (any value does)."""
 # A hostname the browser may scope cookies to: letters, digits, hyphens and dots.
 _HOSTNAME = re.compile(r"^[a-z0-9-]+(\.[a-z0-9-]+)+$")
 
 
 class CookiePolicy:
-    """Which cookie names the visitor's choice lets through.
+    """Which cookie names the visitor's choice lets through, and how to delete the others.
 
     Built once from the settings; classifying a name is a dictionary look-up
     after the first time it is seen.
+
+    Memory, all of it bounded whatever visitors send: the classification cache
+    is a ``BoundedCache`` (``BUDGETS["cookie_names"]``: 4,096 names, 1 MiB;
+    the declared exact names are kept apart, for good). The scopes learnt from the app's
+    ``Set-Cookie`` headers cover at most 1,024 names, the first 8 scopes seen
+    for each, a ``Path`` and a ``Domain`` of at most 256 characters: about
+    7 MB at worst (a visitor chooses the default paths, not the names). The
+    names set nameless and the undeclared names reported are 1,024 at most
+    each, of at most 256 characters.
     """
 
     def __init__(self, settings: ConsentSettings) -> None:
@@ -41,21 +69,23 @@ class CookiePolicy:
         declared = [(NECESSARY, p) for p in (settings.cookie_name, *settings.necessary_cookies)]
         declared += [(c.key, p) for c in settings.categories for p in c.cookies]
         for key, pattern in declared:
-            if any(char in pattern for char in "*?["):
-                globs.append((re.compile(translate(pattern)), key))
+            if is_glob(pattern):
+                globs.append((glob_regex(pattern), key))
             else:
                 self._exact.setdefault(pattern, key)
         self._globs = tuple(globs)
-        self._classified: dict[str, str] = dict(self._exact)
+        self._classified: BoundedCache[str, str] = BoundedCache(BUDGETS["cookie_names"])
         self._reported: set[str] = set()
         self._cookie_domain = settings.cookie_domain
         # (Path, Domain) pairs the app has set each cookie with, learnt from its own
         # Set-Cookie headers, so that a refused cookie can be deleted where it lives.
         self._scopes: dict[str, set[tuple[str, str | None]]] = {}
+        # Names the app has set as nameless cookies (``Set-Cookie: =_ga=1``).
+        self._nameless: set[str] = set()
 
     def classify(self, name: str) -> str:
         """The category key of a cookie name, ``necessary``, or ``UNDECLARED``."""
-        key = self._classified.get(name)
+        key = self._exact.get(name) or self._classified.get(name)
         if key is not None:
             return key
         key = UNDECLARED
@@ -63,9 +93,8 @@ class CookiePolicy:
             if pattern.match(name):
                 key = category
                 break
-        # Request cookies are visitor input: never let them grow the cache without bound.
-        if len(self._classified) < _CLASSIFY_CACHE_SIZE:
-            self._classified[name] = key
+        # Request cookies are visitor input: kept within the cache policy's bounds.
+        self._classified.put(name, key, 160 + 4 * len(name))
         return key
 
     def allows(self, name: str, granted: frozenset[str]) -> bool:
@@ -76,86 +105,140 @@ class CookiePolicy:
             return not self._block_undeclared
         return key in granted
 
-    def learn_scope(self, name: str, header_value: bytes) -> None:
-        """Remember the ``Path`` and ``Domain`` a ``Set-Cookie`` of the app uses."""
-        path, domain = "/", None
-        for attribute in header_value.split(b";")[1:]:
-            key, _, value = attribute.partition(b"=")
-            key = key.strip(b" \t").lower()
-            if key == b"path":
-                path = value.strip(b" \t").decode("latin-1") or "/"
-            elif key == b"domain":
-                domain = value.strip(b" \t").lstrip(b".").decode("latin-1").lower() or None
-        if path == "/" and domain is None:
+    def allows_pair(self, pair: CookiePair, granted: frozenset[str]) -> bool:
+        """Whether the app may see (or the browser store) this cookie: every name allowed.
+
+        ``pair`` comes from :func:`split_cookie_header` or :func:`set_cookie_pair`.
+        """
+        return all(self.allows(name, granted) for name in pair.names)
+
+    def learn_scope(self, name: str, header_value: bytes, request_path: str = "/") -> None:
+        """Remember where the app's ``Set-Cookie`` stores a cookie, to delete it there later.
+
+        ``name`` is :func:`set_cookie_name` of the header; ``request_path`` the
+        path of the request as the browser sent it (ASGI ``raw_path``, not
+        percent-decoded), from which a cookie without a ``Path`` (or with one
+        not starting with ``/``) takes its default path (RFC 6265 §5.1.4).
+        Whether the cookie was set nameless is remembered too.
+        """
+        if len(name) > _LEARNT_TEXT_LIMIT or CTL.search(header_value):
             return
-        if not path.startswith("/") or any(c in path for c in ";\r\n") or len(path) > 256:
+        pair, _, attributes = header_value.partition(b";")
+        if not browser_cookie(pair)[0] and len(self._nameless) < _REPORTED_LIMIT:
+            self._nameless.add(name)
+        path: bytes | None = None
+        domain: bytes | None = None
+        # RFC 6265bis §5.6: the last Path wins, and one that is empty or not absolute
+        # stands for the default path; an empty Domain is ignored altogether.
+        for attribute in attributes.split(b";"):
+            key, _, value = attribute.partition(b"=")
+            key = key.strip(WSP).lower()
+            value = value.strip(WSP)
+            if len(value) > _MAX_ATTRIBUTE_VALUE:
+                continue
+            if key == b"path":
+                path = value if value.startswith(b"/") else None
+            elif key == b"domain" and value:
+                domain = value[1:] if value.startswith(b".") else value
+        cookie_path = path.decode("latin-1") if path is not None else default_path(request_path)
+        cookie_domain = domain.decode("latin-1").lower() if domain is not None else None
+        if cookie_path == "/" and cookie_domain is None:
+            return
+        if len(cookie_path) > _LEARNT_TEXT_LIMIT or not _usable_path(cookie_path):
+            return
+        if cookie_domain is not None and (
+            len(cookie_domain) > _LEARNT_TEXT_LIMIT or not _HOSTNAME.match(cookie_domain)
+        ):
             return
         scopes = self._scopes.get(name)
         if scopes is None:
             if len(self._scopes) >= _REPORTED_LIMIT:
                 return
             scopes = self._scopes[name] = set()
-        if len(scopes) < 8:
-            scopes.add((path, domain))
+        if len(scopes) < _SCOPES_PER_NAME:
+            scopes.add((cookie_path, cookie_domain))
 
-    def expiry_headers(self, names: Iterable[str], host: str) -> list[tuple[bytes, bytes]]:
-        """``Set-Cookie`` headers that delete each named cookie wherever it may live."""
+    def expiry_headers(
+        self, pairs_or_names: Iterable[CookiePair | str], host: str, request_path: str = "/"
+    ) -> list[tuple[bytes, bytes]]:
+        """``Set-Cookie`` headers that make a browser delete each cookie wherever it may live.
+
+        Each cookie is deleted on the exact host and its parent domains, at
+        ``/``, at every path the app was seen to set it on, and at the default
+        path of this request (``request_path`` as the browser sent it: a cookie
+        set without ``Path`` by ``/news/2024/article`` lives at ``/news/2024``).
+
+        A browser ignores a ``Set-Cookie`` with an empty name and an empty
+        value, so a nameless cookie is deleted with a value:
+        ``=_ga; Max-Age=0; ...``. It holds one nameless cookie per domain and
+        path, and that deletion removes whichever is there, so it is sent only
+        when the cookie is known to be nameless: the pair has no ``=``, or the
+        app was seen to set that name nameless (``Set-Cookie: =_ga=1``, which
+        the browser then sends as ``_ga=1``, exactly as a cookie named
+        ``_ga``). A nameless cookie with ``=`` in its value that the app never
+        set (a script's) cannot be told from a named one: it is deleted by name
+        only, which leaves it in place, hidden from the app on every request.
+
+        A bare name stands for a named cookie (and for a nameless one too when
+        the app set it so). Cookies a browser cannot hold (control characters,
+        ``;``, an empty name and value) get no header.
+
+        At most ``EXPIRED_PER_RESPONSE`` cookies are deleted per response (the
+        first ones sent): a browser holds a few dozen cookies per site, and the
+        next response deletes the rest, whereas a visitor who sends thousands of
+        names must not get a response with thousands of headers.
+        """
         domains = cookie_domains(host, self._cookie_domain)
+        request_default = default_path(request_path)
         headers: list[tuple[bytes, bytes]] = []
-        for name in names:
-            scopes = {("/", domain) for domain in domains}
-            scopes.update(self._scopes.get(name, ()))
-            for path, domain in sorted(scopes, key=lambda s: (s[0], s[1] or "")):
-                value = f"{name}=; {_EXPIRED}; Path={path}"
-                if domain:
-                    value += f"; Domain={domain}"
-                headers.append((b"set-cookie", value.encode("latin-1")))
+        for item in itertools.islice(pairs_or_names, EXPIRED_PER_RESPONSE):
+            if isinstance(item, CookiePair):
+                stored, value = browser_cookie(item.raw)
+                if CTL.search(item.raw) or not (stored or value):
+                    continue  # no browser holds such a cookie
+                name = item.name
+                named = b"" if item.nameless else stored
+                nameless = item.nameless or name in self._nameless
+            else:
+                name = item
+                named = _latin1(item)
+                nameless = name in self._nameless
+            scopes = self._scopes_to_delete(name, domains, request_default)
+            if _holdable(named) and b"=" not in named:
+                headers += _deletions(named + b"=", named, scopes)
+            if nameless:
+                value = _latin1(name)
+                if not _holdable(value) or value[:9].lower().startswith(SECURE_PREFIXES):
+                    value = _NAMELESS_PLACEHOLDER
+                headers += _deletions(b"=" + value, b"", scopes)
         return headers
 
+    def _scopes_to_delete(
+        self, name: str, domains: list[str | None], request_default: str
+    ) -> list[tuple[str, str | None]]:
+        """Every (path, domain) pair a cookie of this name may live at, in a stable order."""
+        learnt = self._scopes.get(name, set())
+        paths = {"/", *(path for path, _ in learnt)}
+        if _usable_path(request_default):
+            paths.add(request_default)
+        all_domains = [*domains, *(domain for _, domain in learnt if domain not in domains)]
+        return sorted(
+            {(path, domain) for path in paths for domain in all_domains},
+            key=lambda scope: (scope[0], scope[1] or ""),
+        )
+
     def _report_undeclared(self, name: str) -> None:
-        if name in self._reported or len(self._reported) >= _REPORTED_LIMIT:
+        # Names are visitor input: the log shows at most a bounded prefix of each.
+        shown = name[:_LEARNT_TEXT_LIMIT]
+        if shown in self._reported or len(self._reported) >= _REPORTED_LIMIT:
             return
-        self._reported.add(name)
+        self._reported.add(shown)
         action = "blocked" if self._block_undeclared else "allowed"
         logger.warning(
             "undeclared cookie %r %s: declare it in a category or in necessary_cookies",
-            name,
+            shown,
             action,
         )
-
-
-def set_cookie_name(header_value: bytes) -> str:
-    """The cookie name of a ``Set-Cookie`` header value (RFC 6265bis parsing).
-
-    A value without ``=`` sets a cookie with an empty name, as browsers read it.
-    """
-    pair = header_value.split(b";", 1)[0]
-    name, sep, _ = pair.partition(b"=")
-    if not sep:
-        return ""
-    return name.strip(b" \t").decode("latin-1")
-
-
-def split_cookie_header(header_value: bytes) -> list[tuple[str, bytes]]:
-    """``(name, raw pair)`` for each cookie of a request ``Cookie`` header."""
-    pairs: list[tuple[str, bytes]] = []
-    for raw in header_value.split(b";"):
-        raw = raw.strip(b" \t")
-        if not raw:
-            continue
-        name, sep, _ = raw.partition(b"=")
-        pairs.append(((name.strip(b" \t") if sep else b"").decode("latin-1"), raw))
-    return pairs
-
-
-def cookie_value(header_value: bytes, name: str) -> str | None:
-    """The value of the first cookie called ``name`` in a ``Cookie`` header."""
-    wanted = name.encode("latin-1")
-    for raw in header_value.split(b";"):
-        key, sep, value = raw.partition(b"=")
-        if sep and key.strip(b" \t") == wanted:
-            return value.strip(b" \t").strip(b'"').decode("latin-1")
-    return None
 
 
 def cookie_domains(host: str, configured: str | None) -> list[str | None]:
@@ -179,3 +262,55 @@ def cookie_domains(host: str, configured: str | None) -> list[str | None]:
         if domain not in domains:
             domains.append(domain)
     return domains
+
+
+def _latin1(text: str) -> bytes:
+    """``text`` as header bytes, or nothing when a header cannot carry it."""
+    try:
+        return text.encode("latin-1")
+    except UnicodeEncodeError:
+        return b""
+
+
+def _holdable(octets: bytes) -> bool:
+    """Whether a browser can hold this name (or value) as a deleting header spells it."""
+    return (
+        bool(octets)
+        and len(octets) <= MAX_NAME_VALUE
+        and b";" not in octets
+        and not CTL.search(octets)
+        and octets == octets.strip(WSP)
+    )
+
+
+def _usable_path(path: str) -> bool:
+    """Whether a path can go into a ``Path`` attribute as it is (latin-1, as headers are)."""
+    return (
+        path.startswith("/")
+        and len(path) <= _MAX_ATTRIBUTE_VALUE
+        and ";" not in path
+        and not CTL_TEXT.search(path)
+        and max(path) <= "\xff"
+    )
+
+
+def _deletions(
+    pair: bytes, name: bytes, scopes: list[tuple[str, str | None]]
+) -> list[tuple[bytes, bytes]]:
+    """``Set-Cookie`` headers deleting ``pair`` (whose name is ``name``) at each scope.
+
+    A browser ignores a ``__Secure-`` or ``__Host-`` cookie without ``Secure``
+    (and a ``__Host-`` one with a ``Domain`` or another path), deletions included.
+    """
+    lowered = name.lower()
+    host_prefix = lowered.startswith(b"__host-")
+    secure = "; Secure" if host_prefix or lowered.startswith(b"__secure-") else ""
+    headers: list[tuple[bytes, bytes]] = []
+    for path, domain in scopes:
+        if host_prefix and (path != "/" or domain):
+            continue
+        attributes = f"; {_EXPIRED}; Path={path}{secure}"
+        if domain:
+            attributes += f"; Domain={domain}"
+        headers.append((b"set-cookie", pair + attributes.encode("latin-1")))
+    return headers

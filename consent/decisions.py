@@ -5,12 +5,14 @@ from __future__ import annotations
 import logging
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
+from urllib.parse import urlsplit
 
 from starlette.types import Scope
 
 from .banner import BannerMarkup, LocalizedMarkup
 from .cookie import ConsentCookie, Method, new_consent_id
-from .cookies import CookiePolicy, split_cookie_header
+from .cookie_headers import split_cookie_header
+from .cookies import CookiePolicy
 from .forms import Decision
 from .log import Action, ConsentEvent, ConsentLog, Mechanism, truncate_ip
 from .settings import NECESSARY, ConsentSettings
@@ -79,12 +81,15 @@ class Decisions:
         await self._record(scope, action, decision.mechanism, state, markup)
         headers = [self._consent_cookie_header(consent_id, method, stored, scope)]
         # Whatever the new choice refuses goes now, HttpOnly cookies included.
-        refused = dict.fromkeys(
-            name
-            for name, _ in split_cookie_header(visitor.cookie_header)
-            if not self._policy.allows(name, granted)
-        )
-        headers += self._policy.expiry_headers(refused, _header(scope, b"host"))
+        refused = [
+            pair
+            for pair in split_cookie_header(visitor.cookie_header)
+            if not self._policy.allows_pair(pair, granted)
+        ]
+        # Cookies set without ``Path`` live at the default path of the page that set
+        # them: the page the visitor decided on is the one page known here.
+        page_path = urlsplit(decision.next_url).path
+        headers += self._policy.expiry_headers(refused, _header(scope, b"host"), page_path)
         return Outcome(state, headers)
 
     async def honour_gpc(self, scope: Scope, visitor: Visitor) -> Headers:

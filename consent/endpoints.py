@@ -8,7 +8,7 @@ request's ``Visitor`` in ``scope["consent.visitor"]`` before calling it.
 from __future__ import annotations
 
 import json
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, urlsplit
 
 from starlette.datastructures import Headers
 from starlette.responses import JSONResponse, PlainTextResponse, Response
@@ -109,7 +109,9 @@ class ConsentEndpoints:
             next_url=next_url, granted=visitor.state.granted, gpc=visitor.state.gpc
         )
         response = Response(page, media_type="text/html; charset=utf-8", headers=_NO_STORE)
-        response.raw_headers.extend(self._policy.expiry_headers(visitor.refused_cookies, host))
+        page_path = urlsplit(next_url).path
+        expiry = self._policy.expiry_headers(visitor.refused_cookies, host, page_path)
+        response.raw_headers.extend(expiry)
         return response
 
     async def _decide(self, scope: Scope, receive: Receive) -> Response:

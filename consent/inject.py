@@ -13,6 +13,10 @@ from __future__ import annotations
 
 import functools
 import re
+from collections.abc import Generator
+from typing import NamedTuple
+
+from starlette.types import Message, Send
 
 _UPPER_MARKERS = (b"</BODY", b"</Body")
 _MARKER_LENGTH = len(b"</body")
@@ -29,16 +33,6 @@ def last_marker(data: bytes) -> int:
             return upper
         upper = data.rfind(b"</B", index + 1, upper)
     return index
-
-
-def inject_reference(body: bytes, snippet: bytes, hold_limit: int = HOLD_LIMIT) -> bytes:
-    """What ``BodyInjector`` produces for ``body`` sent in one piece."""
-    index = last_marker(body)
-    if index < 0 or len(body) - index > hold_limit:
-        return body + snippet
-    # One copy of the page, not three.
-    view = memoryview(body)
-    return b"".join((view[:index], snippet, view[index:]))
 
 
 class BodyInjector:
@@ -91,16 +85,6 @@ class BodyInjector:
 
 HEAD_SEARCH_LIMIT = 8 * 1024
 _HEAD_OPEN = re.compile(rb"<head(?:\s[^<>]*)?>", re.IGNORECASE)
-
-
-def insert_after_head_reference(
-    body: bytes, snippet: bytes, search_limit: int = HEAD_SEARCH_LIMIT
-) -> tuple[bytes, bool]:
-    """``body`` with ``snippet`` after its ``<head>`` tag, and whether it was found."""
-    match = _HEAD_OPEN.search(body, 0, search_limit)
-    if match is None:
-        return body, False
-    return body[: match.end()] + snippet + body[match.end() :], True
 
 
 class HeadInserter:
@@ -214,11 +198,6 @@ def activate_tag(tag: re.Match[bytes], granted: frozenset[bytes]) -> bytes:
     return original[: offset - tag.start()] + text + original[tag.end(2) - tag.start() :]
 
 
-def activate_reference(body: bytes, granted: frozenset[bytes], tag_limit: int = TAG_LIMIT) -> bytes:
-    """What ``TagActivator`` produces for ``body`` sent in one piece."""
-    return _activate(body, granted, tag_limit)
-
-
 def _activate(data: bytes, granted: frozenset[bytes], tag_limit: int) -> bytes:
     edits = _activations(data, granted, tag_limit)
     return _apply(data, edits) if edits else data
@@ -303,7 +282,8 @@ def rewrite_page(
         edits.append((index, index, body_snippet))
     else:
         # An odd page whose last </body> comes before <head> or a gated tag.
-        return inject_reference(_apply(body, edits), body_snippet)
+        injector = BodyInjector(body_snippet)
+        return injector.feed(_apply(body, edits)) + injector.finish()
     return _apply(body, edits)
 
 
@@ -384,3 +364,82 @@ class PageRewriter:
         if self._activator is not None:
             rest = self._activator.feed(rest) + self._activator.finish()
         return self._injector.feed(rest) + self._injector.finish()
+
+
+class PagePlan(NamedTuple):
+    """How to rewrite one page: its snippets, what goes live, its start if not rewritten."""
+
+    head: bytes
+    """What goes right after ``<head>`` (Consent Mode)."""
+    body: bytes
+    """What goes right before ``</body>`` (the banner or the settings control)."""
+    length: bytes | None
+    """``Content-Length`` as the app sent it."""
+    plain_start: Message
+    """The start to send instead if the body is not one to rewrite (``pathsend``)."""
+    granted: frozenset[str]
+    """The granted categories whose gated tags go live (``necessary`` left out)."""
+
+
+class PageSender:
+    """Sends an HTML page's response on, its start held until the body comes, rewritten."""
+
+    __slots__ = ("_downstream", "_page", "_rewriter", "_start")
+
+    def __init__(self, start: Message, page: PagePlan, send: Send) -> None:
+        self._start: Message | None = start
+        self._page = page
+        self._downstream = send
+        self._rewriter: PageRewriter | None = None
+
+    async def send(self, message: Message) -> None:
+        send = self._downstream
+        start = self._start
+        if start is not None:
+            self._start = None
+            head, snippet, length, plain_start, granted = self._page
+            if message["type"] != "http.response.body":
+                # A body that is not ours to rewrite (pathsend, zero-copy): the
+                # headers go as the app made them, only stripped of refused cookies.
+                await send(plain_start)
+                await send(message)
+                return
+            headers = start["headers"]
+            if not message.get("more_body", False):
+                # The whole page is here: rewrite it first, then its length is exact.
+                live = _as_bytes(granted)
+                body = rewrite_page(message.get("body", b""), head, snippet, live)
+                headers.append((b"content-length", str(len(body)).encode("ascii")))
+                await send(start)
+                await send({"type": "http.response.body", "body": body})
+                return
+            self._rewriter = PageRewriter(head, snippet, granted)
+            change = self._rewriter.size_change
+            # Without a length known in advance the server sends the page chunked.
+            if length is not None and change is not None and length.strip().isdigit():
+                headers.append((b"content-length", str(int(length) + change).encode("ascii")))
+            await send(start)
+        rewriter = self._rewriter
+        if rewriter is None or message["type"] != "http.response.body":
+            await send(message)
+            return
+        out = rewriter.feed(message.get("body", b""))
+        more_body = message.get("more_body", False)
+        if not more_body:
+            out += rewriter.finish()
+            self._rewriter = None
+        elif not out:
+            return
+        await send({"type": "http.response.body", "body": out, "more_body": more_body})
+
+
+class _Sent:
+    """An awaitable already complete: what ``send`` gives for a message it holds back."""
+
+    __slots__ = ()
+
+    def __await__(self) -> Generator[None, None, None]:
+        yield from ()
+
+
+SENT = _Sent()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Generator, Sequence
+from collections.abc import Awaitable, Sequence
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -13,12 +13,12 @@ from .cookie import ConsentCookie
 from .cookies import CookiePolicy
 from .decisions import Decisions
 from .endpoints import ConsentEndpoints
-from .inject import PageRewriter, rewrite_page
+from .inject import SENT, PageSender
 from .log import ConsentLog, open_consent_log
-from .response import PagePlan, ResponseEditor
+from .response import ResponseEditor
 from .settings import ConsentSettings
-from .state import SCOPE_KEY, UNDECIDED_GRANTS
-from .visitor import VISITOR_KEY, Visitor, VisitorReader, hide_refused_cookies
+from .state import SCOPE_KEY
+from .visitor import VISITOR_KEY, VisitorReader, hide_refused_cookies
 
 logger = logging.getLogger("consent")
 
@@ -77,7 +77,7 @@ class ConsentMiddleware:
         if visitor.allowed_cookie_header is not None:
             scope = hide_refused_cookies(scope, visitor)
         edit_start = self._responses.edit_start
-        page_sender: _PageSender | None = None
+        page_sender: PageSender | None = None
 
         # Not a coroutine function: most messages go on as the awaitable of ``send``
         # itself, which spares a coroutine per message.
@@ -89,8 +89,8 @@ class ConsentMiddleware:
                 message, page = edit_start(message, scope, visitor, extra_headers)
                 if page is not None:
                     # Held until the body shows whether it can be rewritten.
-                    page_sender = _PageSender(message, page, visitor, send)
-                    return _SENT
+                    page_sender = PageSender(message, page, send)
+                    return SENT
             return send(message)
 
         await self.app(scope, receive, send_with_consent)
@@ -117,69 +117,3 @@ class ConsentMiddleware:
             await send(message)
 
         return send_after_log
-
-
-class _PageSender:
-    """Sends an HTML page's response on, its start held until the body comes, rewritten."""
-
-    __slots__ = ("_downstream", "_page", "_rewriter", "_start", "_visitor")
-
-    def __init__(self, start: Message, page: PagePlan, visitor: Visitor, send: Send) -> None:
-        self._start: Message | None = start
-        self._page = page
-        self._visitor = visitor
-        self._downstream = send
-        self._rewriter: PageRewriter | None = None
-
-    async def send(self, message: Message) -> None:
-        send = self._downstream
-        start = self._start
-        if start is not None:
-            self._start = None
-            head, snippet, length, plain_start = self._page
-            if message["type"] != "http.response.body":
-                # A body that is not ours to rewrite (pathsend, zero-copy): the
-                # headers go as the app made them, only stripped of refused cookies.
-                await send(plain_start)
-                await send(message)
-                return
-            headers = start["headers"]
-            if not message.get("more_body", False):
-                # The whole page is here: rewrite it first, then its length is exact.
-                live = self._visitor.live_categories
-                body = rewrite_page(message.get("body", b""), head, snippet, live)
-                headers.append((b"content-length", str(len(body)).encode("ascii")))
-                await send(start)
-                await send({"type": "http.response.body", "body": body})
-                return
-            granted = self._visitor.state.granted - UNDECIDED_GRANTS
-            self._rewriter = PageRewriter(head, snippet, granted)
-            change = self._rewriter.size_change
-            # Without a length known in advance the server sends the page chunked.
-            if length is not None and change is not None and length.strip().isdigit():
-                headers.append((b"content-length", str(int(length) + change).encode("ascii")))
-            await send(start)
-        rewriter = self._rewriter
-        if rewriter is None or message["type"] != "http.response.body":
-            await send(message)
-            return
-        out = rewriter.feed(message.get("body", b""))
-        more_body = message.get("more_body", False)
-        if not more_body:
-            out += rewriter.finish()
-            self._rewriter = None
-        elif not out:
-            return
-        await send({"type": "http.response.body", "body": out, "more_body": more_body})
-
-
-class _Sent:
-    """An awaitable already complete: what ``send`` gives for a message it holds back."""
-
-    __slots__ = ()
-
-    def __await__(self) -> Generator[None, None, None]:
-        yield from ()
-
-
-_SENT = _Sent()

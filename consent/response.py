@@ -16,7 +16,9 @@ from starlette.types import Message, Scope
 
 from .banner import BannerMarkup, ConsentModeTag, Snippet
 from .cache import BUDGETS, BoundedCache
-from .cookies import CookiePolicy, set_cookie_name
+from .cookie_headers import set_cookie_pair
+from .cookies import CookiePolicy
+from .inject import PagePlan
 from .log import ConsentLog
 from .state import UNDECIDED_GRANTS, ConsentState
 from .visitor import Visitor
@@ -38,19 +40,6 @@ class StartFacts(NamedTuple):
     content_type: bytes
     content_encoding: bytes
     sets_cookies: bool
-
-
-class PagePlan(NamedTuple):
-    """How to rewrite a page: its snippets, its length as sent, the start to use if not."""
-
-    head: bytes
-    """What goes right after ``<head>`` (Consent Mode)."""
-    body: bytes
-    """What goes right before ``</body>`` (the banner or the settings control)."""
-    length: bytes | None
-    """``Content-Length`` as the app sent it."""
-    plain_start: Message
-    """The start to send instead if the body is not one to rewrite (``pathsend``)."""
 
 
 class EditedStart(NamedTuple):
@@ -176,31 +165,42 @@ class ResponseEditor:
     ) -> Headers | None:
         """The headers with refused ``Set-Cookie`` out and expiries in; None if unchanged."""
         edited = (
-            self.strip_refused_cookies(headers, visitor) if facts.sets_cookies else list(headers)
+            self.strip_refused_cookies(headers, scope, visitor)
+            if facts.sets_cookies
+            else list(headers)
         )
         refused = visitor.refused_cookies
         if len(edited) == len(headers) and not refused and not extra_headers:
             return None
         if refused:
-            edited.extend(self._policy.expiry_headers(refused, _request_header(scope, b"host")))
+            host = _request_header(scope, b"host")
+            edited.extend(self._policy.expiry_headers(refused, host, request_path(scope)))
         edited.extend(extra_headers)
         return edited
 
     def strip_refused_cookies(
-        self, headers: Iterable[tuple[bytes, bytes]], visitor: Visitor
+        self, headers: Iterable[tuple[bytes, bytes]], scope: Scope, visitor: Visitor
     ) -> Headers:
-        """``headers`` without the ``Set-Cookie`` of cookies the visitor refuses."""
+        """``headers`` without the ``Set-Cookie`` of cookies the visitor refuses.
+
+        A ``Set-Cookie`` that browsers ignore (control characters, too long, no
+        name and no value) goes too: removing it changes nothing for a browser,
+        and nothing the middleware did not judge is ever stored.
+        """
         policy = self._policy
         log = self._log
         granted = visitor.state.granted
+        path = request_path(scope)
         kept: Headers = []
         for name, value in headers:
             if name.lower() == b"set-cookie":
-                cookie = set_cookie_name(value)
-                policy.learn_scope(cookie, value)
-                allowed = policy.allows(cookie, granted)
+                pair = set_cookie_pair(value)
+                if pair is None:
+                    continue
+                policy.learn_scope(pair.name, value, path)
+                allowed = policy.allows_pair(pair, granted)
                 if log is not None:
-                    log.cookie_seen(cookie, policy.classify(cookie), not allowed)
+                    log.cookie_seen(pair.name, policy.classify(pair.name), not allowed)
                 if not allowed:
                     continue
             kept.append((name, value))
@@ -232,9 +232,9 @@ class ResponseEditor:
         if not varies:
             page_headers.append((b"vary", b"Cookie"))
         head, body = self.page_snippets(scope, visitor.state, language)
-        return EditedStart(
-            {**message, "headers": page_headers}, PagePlan(head, body, length, plain_start)
-        )
+        granted = visitor.state.granted - UNDECIDED_GRANTS
+        plan = PagePlan(head, body, length, plain_start, granted)
+        return EditedStart({**message, "headers": page_headers}, plan)
 
     def page_snippets(
         self, scope: Scope, state: ConsentState, accept_language: bytes
@@ -283,6 +283,12 @@ def request_target(scope: Scope) -> str:
     path = raw_path.decode("latin-1") if raw_path else scope["path"]
     query: bytes = scope.get("query_string", b"")
     return f"{path}?{query.decode('latin-1')}" if query else path
+
+
+def request_path(scope: Scope) -> str:
+    """The path of the request as the browser sent it (not percent-decoded)."""
+    raw_path = scope.get("raw_path")
+    return raw_path.decode("latin-1") if raw_path else scope["path"]  # type: ignore[no-any-return]
 
 
 def _request_header(scope: Scope, wanted: bytes) -> str:

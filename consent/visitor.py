@@ -10,7 +10,8 @@ from starlette.types import Scope
 
 from .cache import BUDGETS, BoundedCache
 from .cookie import ConsentCookie, StoredChoice
-from .cookies import CookiePolicy, cookie_value, split_cookie_header
+from .cookie_headers import CookiePair, cookie_value, split_cookie_header
+from .cookies import CookiePolicy
 from .settings import ConsentSettings
 from .state import UNDECIDED_GRANTS, ConsentState
 
@@ -29,12 +30,10 @@ class Visitor:
     """The raw consent cookie, verified or not."""
     cookie_header: bytes
     """The raw ``Cookie`` header (several are joined with ``; ``), or empty."""
-    refused_cookies: tuple[str, ...]
-    """Names of incoming cookies the visitor's choice does not allow."""
+    refused_cookies: tuple[CookiePair, ...]
+    """Incoming cookies the visitor's choice does not allow (one per name)."""
     cookies: tuple[tuple[str, str, bool], ...] = ()
     """Each incoming cookie: its name, its category (or ``UNDECLARED``), whether refused."""
-    live_categories: frozenset[bytes] = frozenset()
-    """Granted categories other than ``necessary``, as bytes: their gated tags go live."""
     allowed_cookie_header: bytes | None = None
     """The ``Cookie`` header the app gets when some cookie is refused (None: unchanged)."""
     gpc_opt_out_due: bool = False
@@ -120,24 +119,21 @@ class VisitorReader:
         policy = self._policy
         cookies: list[tuple[str, str, bool]] = []
         kept: list[bytes] = []
-        refused: dict[str, None] = {}
-        for name, raw in split_cookie_header(cookie_header):
-            allowed = policy.allows(name, state.granted)
-            cookies.append((name, policy.classify(name), not allowed))
+        refused: dict[tuple[str, bool], CookiePair] = {}
+        for pair in split_cookie_header(cookie_header):
+            allowed = policy.allows_pair(pair, state.granted)
+            cookies.append((pair.name, policy.classify(pair.name), not allowed))
             if allowed:
-                kept.append(raw)
+                kept.append(pair.raw)
             else:
-                refused[name] = None
+                refused.setdefault((pair.name, pair.nameless), pair)
         return Visitor(
             state=state,
             choice=choice,
             cookie_value=raw_choice,
             cookie_header=cookie_header,
-            refused_cookies=tuple(refused),
+            refused_cookies=tuple(refused.values()),
             cookies=tuple(cookies),
-            live_categories=frozenset(
-                key.encode("ascii") for key in state.granted - UNDECIDED_GRANTS
-            ),
             allowed_cookie_header=b"; ".join(kept) if refused else None,
             gpc_opt_out_due=gpc_opt_out_due,
         )

@@ -336,6 +336,14 @@ def test_script_and_styles_fit_in_5_kb_gzipped() -> None:
     assert total <= 5 * 1024, total
 
 
+def test_script_is_a_module_loaded_with_the_nonce() -> None:
+    html = client().get("/").text
+    [tag] = re.findall(r"<script[^>]*/consent\.[0-9a-f]{12}\.js[^>]*>", html)
+    assert re.fullmatch(
+        r'<script type="module" src="/_consent/static/consent\.[0-9a-f]{12}\.js" nonce="">', tag
+    )
+
+
 def test_script_has_no_eval_and_no_inline_handlers() -> None:
     script = (ROOT / "static" / "consent.js").read_text()
     assert "eval(" not in script

@@ -6,7 +6,9 @@ import asyncio
 import csv
 import gc
 import io
+import itertools
 import json
+import math
 import re
 import socket
 import sqlite3
@@ -14,7 +16,9 @@ import subprocess
 import sys
 import time
 import urllib.request
+import uuid
 from datetime import UTC, date, datetime, timedelta
+from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
@@ -23,8 +27,7 @@ from starlette.testclient import TestClient
 from typer.testing import CliRunner
 
 from consent.cli import app as cli_app
-from consent.log import ConsentEvent, SqlConsentLog
-from consent.log.audit import EVENT_COLUMNS
+from consent.log import ACTIONS, EVENT_COLUMNS, ConsentEvent, SqlConsentLog
 from tests.log.conftest import NOTICE, make_event
 from tests.log.helpers import event_count, execute, query
 
@@ -438,3 +441,164 @@ def test_csv_export_through_the_installed_command(
     )
     assert len(result.stdout.splitlines()) == 7
     assert result.stderr == ""
+
+
+# --- what operators see ------------------------------------------------------------------
+
+CATEGORIES = ("analytics", "functional", "marketing", "personalised_advertising", "preferences")
+
+
+def write_realistic_log(url: str, tmp_path: Path, days: int = 3) -> list[ConsentEvent]:
+    """Decisions as a real site logs them: 32-hex consent ids, five categories, long locales."""
+    first = datetime(2026, 3, 1, 9, tzinfo=UTC)
+    locales = ("sr-Latn-RS", "de-CH-1996-u-co-phonebk", "pt-BR")
+    events = []
+    for number in range(3 * days):
+        action = ("accept_all", "custom", "reject_all")[number % 3]
+        granted = {
+            "accept_all": CATEGORIES,
+            "custom": CATEGORIES[: 1 + number % 4],
+            "reject_all": (),
+        }[action]
+        events.append(
+            make_event(
+                number,
+                consent_id=uuid.uuid5(uuid.NAMESPACE_URL, f"visitor-{number}").hex,
+                occurred_at=first + timedelta(days=number // 3, hours=5 * (number % 3)),
+                action=action,
+                granted=tuple(sorted(("necessary", *granted))),
+                denied=tuple(c for c in CATEGORIES if c not in granted),
+                revision=12,
+                locale=locales[number % len(locales)],
+                mechanism="preferences" if action == "custom" else "banner",
+                gpc=number % 2 == 0,
+            )
+        )
+    log = SqlConsentLog(url, spool_path=tmp_path / "writer.spool")
+
+    async def run() -> None:
+        for stored in events:
+            await log.record(stored, NOTICE)
+        await log.close()
+
+    asyncio.run(run())
+    return events
+
+
+def assert_fits_80_columns(output: str) -> None:
+    lines = output.splitlines()
+    assert lines
+    assert max(len(line) for line in lines) <= 80, max(lines, key=len)
+    assert "…" not in output
+
+
+def test_log_is_readable_in_80_columns(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'log.db'}"
+    events = write_realistic_log(url, tmp_path)
+    result = runner.invoke(cli_app, ["log", "--db", url], env={"COLUMNS": "80"})
+    assert result.exit_code == 0, result.output
+    assert_fits_80_columns(result.stdout)
+    words = set(re.split(r"[\s,·│┃]+", result.stdout))
+    for seq, event in enumerate(events, start=1):
+        assert event.consent_id in words  # whole, on one line
+        assert {str(seq), event.action, event.mechanism, event.locale} <= words
+        assert event.occurred_at.strftime("%Y-%m-%d %H:%M:%S") in result.stdout
+    assert set(CATEGORIES) <= words
+
+
+def test_stats_are_readable_in_80_columns(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'log.db'}"
+    write_realistic_log(url, tmp_path)
+    result = runner.invoke(cli_app, ["stats", "--db", url], env={"COLUMNS": "80"})
+    assert result.exit_code == 0, result.output
+    assert_fits_80_columns(result.stdout)
+    words = set(re.split(r"[\s│┃]+", result.stdout))
+    assert {"2026-03-01", "2026-03-02", "2026-03-03", "decisions", *CATEGORIES} <= words
+    # Each day's row, in the decisions table: 3 decisions, one of each banner choice.
+    day = next(line for line in result.stdout.splitlines() if "2026-03-02" in line)
+    assert [cell.strip() for cell in day.split("│")[1:-1]] == [
+        "2026-03-02",
+        "3",
+        "33.3%",
+        "33.3%",
+        "33.3%",
+        "0",
+    ]
+
+
+def test_action_choices_are_the_logged_actions(
+    written_log: tuple[str, list[ConsentEvent]],
+) -> None:
+    url, _ = written_log
+    for action in ACTIONS:
+        chosen = runner.invoke(
+            cli_app, ["log", "--db", url, "--format", "json", "--action", action]
+        )
+        assert chosen.exit_code == 0, chosen.output
+    unknown = runner.invoke(cli_app, ["log", "--db", url, "--action", "accept"])
+    assert unknown.exit_code == 2
+    assert all(action in unknown.output for action in ACTIONS)
+
+
+@pytest.mark.parametrize(
+    "arguments", [["purge", "--before", "2026-03-02", "--yes"], ["notice", "ab" * 32]]
+)
+def test_every_command_reports_an_unreadable_log_in_one_line(
+    tmp_path: Path, arguments: list[str]
+) -> None:
+    missing = tmp_path / "missing.db"
+    result = runner.invoke(cli_app, [*arguments, "--db", f"sqlite:///{missing}"])
+    assert result.exit_code == 2
+    assert result.stderr == f"error: no consent log at {missing}: the file does not exist\n"
+
+
+class _Svg(HTMLParser):
+    """The marks of each ``<svg>`` of a page: rectangles, and circles by category."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.charts: list[dict[str, list[dict[str, str]]]] = []
+        self._category = ""
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        attributes = {name: value or "" for name, value in attrs}
+        if tag == "svg":
+            self.charts.append({})
+        elif tag == "g":
+            self._category = attributes.get("data-category", "")
+        elif tag in ("rect", "circle", "polyline"):
+            self.charts[-1].setdefault(f"{tag}:{self._category}", []).append(attributes)
+
+
+def test_html_report_of_one_day_draws_that_day_in_every_chart(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'log.db'}"
+    write_realistic_log(url, tmp_path, days=1)
+    report = tmp_path / "report.html"
+    result = runner.invoke(cli_app, ["stats", "--db", url, "--html", str(report)])
+    assert result.exit_code == 0, result.output
+    page = report.read_text()
+    assert "3 decisions over 1 day</p>" in page
+    parser = _Svg()
+    parser.feed(page)
+    decisions, opt_in = parser.charts
+    bars = decisions["rect:"]
+    assert len(bars) == 3  # the day's accept_all, reject_all and custom, stacked
+    assert all(float(bar["width"]) > 0 and float(bar["height"]) > 0 for bar in bars)
+    marks = []
+    for category in CATEGORIES:
+        (mark,) = opt_in[f"circle:{category}"]
+        assert 40 <= float(mark["cy"]) <= 200  # on the plot, between 100 % and 0 %
+        marks.append((float(mark["cx"]), float(mark["cy"]), float(mark["r"])))
+    # Each one seen: none covers another, even where two categories have the same rate.
+    for (x1, y1, r1), (x2, y2, r2) in itertools.combinations(marks, 2):
+        assert math.dist((x1, y1), (x2, y2)) >= r1 + r2
+    assert all(r > 0 for _, _, r in marks)
+
+
+def test_html_report_counts_days_in_the_plural(
+    written_log: tuple[str, list[ConsentEvent]], tmp_path: Path
+) -> None:
+    url, _ = written_log
+    report = tmp_path / "report.html"
+    assert runner.invoke(cli_app, ["stats", "--db", url, "--html", str(report)]).exit_code == 0
+    assert "6 decisions over 2 days</p>" in report.read_text()

@@ -592,3 +592,21 @@ def test_gpc_signal_leaves_a_one_by_one_choice_alone() -> None:
     response = client.get("/", headers={"sec-gpc": "1"})
     assert not any(c.startswith("consent=") for c in response.headers.get_list("set-cookie"))
     assert [e.action for e in log.events] == ["custom"]
+
+
+def test_a_decision_deletes_refused_cookies_at_the_default_path_of_its_page() -> None:
+    # A cookie set without Path by /news/2024/article lives at /news/2024.
+    client, _ = make_client()
+    client.cookies.set("_ga", "GA1.1")
+    response = client.post("/_consent", data={"action": "reject_all", "next": "/news/2024/article"})
+    deletions = [h for h in response.headers.get_list("set-cookie") if h.startswith("_ga=;")]
+    assert any("Path=/news/2024;" in h or h.endswith("Path=/news/2024") for h in deletions)
+    assert any("Path=/;" in h or h.endswith("Path=/") for h in deletions)
+
+
+def test_the_preferences_page_deletes_refused_cookies_at_the_default_path_of_next() -> None:
+    client, _ = make_client()
+    client.cookies.set("_ga", "GA1.1")
+    response = client.get("/_consent/preferences", params={"next": "/news/2024/article"})
+    deletions = [h for h in response.headers.get_list("set-cookie") if h.startswith("_ga=;")]
+    assert any("Path=/news/2024;" in h or h.endswith("Path=/news/2024") for h in deletions)

@@ -14,13 +14,11 @@ from consent.inject import (
     HeadInserter,
     PageRewriter,
     TagActivator,
-    activate_reference,
     activate_tag,
-    inject_reference,
-    insert_after_head_reference,
     last_marker,
     rewrite_page,
 )
+from tests.oracles import activate_reference, inject_reference, insert_after_head_reference
 
 SNIPPET = b"<div data-consent-banner></div>"
 

@@ -1,12 +1,13 @@
 """The hash chain that makes the consent log tamper-evident.
 
 Every stored event has a gapless sequence number ``seq``, the ``prev_hash`` of the
-event before it, and ``hash = sha256(prev_hash + "\\n" + canonical_event(...))``.
+event before it, and ``hash = sha256(prev_hash + "\\n" + canonical_event(...))``,
+where the canonical text joins the event's :data:`~.events.HASHED_FIELDS`.
 Changing, removing, adding or moving an event changes a hash or breaks a link,
 which :class:`ChainChecker` finds while reading the events once, in ``seq`` order,
 in constant memory. Each event's hash depends only on its own row (its stored
 ``prev_hash`` included), so stretches of the chain can be checked in parallel and
-joined by :func:`join_stretches`.
+joined by :func:`join_stretches`. Pure: nothing here reads a database.
 """
 
 from __future__ import annotations
@@ -14,8 +15,9 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any, Final
+
+from .events import HASHED_FIELDS
 
 GENESIS_HASH: Final = "0" * 64
 """The ``prev_hash`` of the first event ever stored."""
@@ -24,68 +26,30 @@ FIELD_SEPARATOR: Final = "\x00"
 """Between the fields of the canonical form. Stored text never holds it (PostgreSQL
 refuses it in text; the writer never writes it), and a row that does is reported."""
 
-_FIELD_COUNT: Final = 13
-# prev_hash, "\n", then the canonical fields (seq, revision and gpc as integers).
-_RAW_HASHED: Final = b"%s\n%d" + b"\x00%s" * 6 + b"\x00%d" + b"\x00%s" * 3 + b"\x00%d\x00%s"
+_SEPARATORS: Final = len(HASHED_FIELDS) - 1
 _SHA256 = hashlib.sha256
 
-EventRow = tuple[Any, ...]
-"""The stored columns of one event, in :data:`CHAIN_COLUMNS` order."""
+VerifiedRow = Sequence[Any]
+"""One event as :class:`ChainChecker` reads it, columns as in :data:`VERIFIED_COLUMNS`."""
 
-CHAIN_COLUMNS: Final = (
-    "seq",
-    "event_id",
-    "consent_id",
-    "occurred_at",
-    "action",
-    "granted",
-    "denied",
-    "revision",
-    "locale",
-    "mechanism",
-    "notice_hash",
-    "gpc",
-    "ip",
-    "prev_hash",
-    "hash",
-)
-"""The columns :class:`ChainChecker` reads, in this order."""
+VERIFIED_COLUMNS: Final = ("prev_hash", *(f.name for f in HASHED_FIELDS), "hash")
+"""The columns :class:`ChainChecker` reads, in this order: ``seq`` as a number, every
+other hashed field as its canonical text (``FieldKind.canonical``), so that the
+hashed text is the row's values joined, with no conversion per field."""
 
 
-def utc_text(moment: datetime) -> str:
-    """The canonical text of a time: UTC, microseconds, no offset."""
-    if moment.tzinfo is not None:
-        moment = moment.astimezone(UTC).replace(tzinfo=None)
-    return moment.isoformat(sep=" ", timespec="microseconds")
+def canonical_event(*values: Any) -> str:
+    """The exact text an event's hash covers: its stored :data:`~.events.HASHED_FIELDS`.
 
-
-def canonical_event(
-    seq: int,
-    event_id: str,
-    consent_id: str,
-    occurred_at: datetime | str,
-    action: str,
-    granted: str,
-    denied: str,
-    revision: int,
-    locale: str,
-    mechanism: str,
-    notice_hash: str,
-    gpc: bool,
-    ip: str | None,
-) -> str:
-    """The exact text an event's hash covers: every stored field, its ``seq`` included.
-
-    ``occurred_at`` is a datetime or already its :func:`utc_text`; ``granted`` and
-    ``denied`` are the stored JSON texts. The fields are joined by
-    :data:`FIELD_SEPARATOR`, which none of them can hold, so two different events
-    never share a canonical form.
+    ``values`` are the stored values in that order (``seq`` first; ``granted`` and
+    ``denied`` as their JSON texts; a time as a datetime or already its
+    ``utc_text``). The fields are joined by :data:`FIELD_SEPARATOR`, which none
+    of them can hold, so two different events never share a canonical form.
     """
-    return (
-        f"{seq}\x00{event_id}\x00{consent_id}\x00"
-        f"{occurred_at if isinstance(occurred_at, str) else utc_text(occurred_at)}\x00{action}\x00"
-        f"{granted}\x00{denied}\x00{revision}\x00{locale}\x00{mechanism}\x00{notice_hash}\x00"
-        f"{1 if gpc else 0}\x00{'' if ip is None else ip}"
+    if len(values) != len(HASHED_FIELDS):
+        raise TypeError(f"an event has {len(HASHED_FIELDS)} hashed fields, not {len(values)}")
+    return FIELD_SEPARATOR.join(
+        field.kind.canonical(value) for field, value in zip(HASHED_FIELDS, values, strict=True)
     )
 
 
@@ -123,15 +87,24 @@ class ChainReport:
         return self.problem is None
 
 
+@dataclass(frozen=True, slots=True)
+class FirstRow:
+    """The first row a :class:`ChainChecker` was fed: what joins it to the stretch before."""
+
+    seq: int
+    event_id: str
+    prev_hash: str
+
+
 class ChainChecker:
     """Checks the events of one stretch of the chain, ``(after_seq, up_to_seq]``.
 
-    Feed batches of rows (columns as in :data:`CHAIN_COLUMNS`, ``seq`` order) while
-    :meth:`feed` returns True. ``after_hash`` is the hash of event ``after_seq``
-    (the anchor's, or the genesis); None when another checker verifies that part
-    of the chain in parallel: the first row's ``prev_hash`` is then taken as given,
-    kept in :attr:`first_prev_hash`, and :func:`join_stretches` checks the link.
-    Memory stays constant.
+    Feed batches of rows (columns as in :data:`VERIFIED_COLUMNS`, ``seq`` order)
+    while :meth:`feed` returns True. ``after_hash`` is the hash of event
+    ``after_seq`` (the anchor's, or the genesis); None when another checker
+    verifies that part of the chain in parallel: the first row's ``prev_hash`` is
+    then taken as given, kept in :attr:`first`, and :func:`join_stretches` checks
+    the link. Memory stays constant.
     """
 
     def __init__(self, *, after_seq: int, after_hash: str | None, up_to_seq: int) -> None:
@@ -143,66 +116,47 @@ class ChainChecker:
         self.checked = 0
         """Events that verified."""
         self.problem: ChainProblem | None = None
-        self.first_seq: int | None = None
-        """``seq`` of the first row fed, None before any."""
-        self.first_event_id: str | None = None
-        self.first_prev_hash: str | None = None
+        self.first: FirstRow | None = None
+        """The first row fed, None before any."""
 
-    def feed(self, rows: Sequence[EventRow]) -> bool:
-        """Check the next rows; False once a problem is found (feed no more).
-
-        ``occurred_at`` may be a datetime or already its :func:`utc_text` (what the
-        readers of ``audit.py`` fetch).
-        """
+    def feed(self, rows: Sequence[VerifiedRow]) -> bool:
+        """Check the next rows (text columns as ``str``); False once a problem is found."""
         if self.problem is not None:
             return False
         if not rows:
             return True
-        if self.first_seq is None:
-            first = rows[0]
-            self.first_seq, self.first_event_id, self.first_prev_hash = (
-                first[0],
-                first[1],
-                first[13],
-            )
-            if self.last_hash is None:
-                self.last_hash = self.first_prev_hash
+        if self.first is None:
+            self._take_first(rows[0])
         expected_seq = self.next_seq
         expected_prev = self.last_hash
         up_to_seq = self.up_to_seq
         sha256 = _SHA256
+        join = FIELD_SEPARATOR.join
         for row in rows:
-            (seq, event_id, consent_id, at, action, granted, denied, revision, locale, mechanism,
-             notice_hash, gpc, ip, prev_hash, stored_hash) = row  # fmt: skip
-            if type(at) is not str:
-                at = utc_text(at)
-            # prev_hash, "\n" and the text of canonical_event(), inlined: this loop runs
-            # once per event. Exactly 12 separators: no field holds one.
-            hashed = (
-                f"{prev_hash}\n{seq}\x00{event_id}\x00{consent_id}\x00{at}\x00{action}\x00"
-                f"{granted}\x00{denied}\x00{revision}\x00{locale}\x00{mechanism}\x00"
-                f"{notice_hash}\x00{1 if gpc else 0}\x00{'' if ip is None else ip}"
-            )
+            seq = row[1]
+            try:
+                # prev_hash, "\n", then the canonical text: seq and the texts the row holds.
+                hashed = f"{row[0]}\n{seq}{FIELD_SEPARATOR}{join(row[2:-1])}"
+            except TypeError:
+                hashed = None  # a value of another type than the writer stores: edited
             if (
-                seq != expected_seq
-                or prev_hash != expected_prev
+                hashed is None
+                or seq != expected_seq
+                or row[0] != expected_prev
                 or seq > up_to_seq
-                or sha256(hashed.encode()).hexdigest() != stored_hash
-                or hashed.count(FIELD_SEPARATOR) != _FIELD_COUNT - 1
+                or sha256(hashed.encode()).hexdigest() != row[-1]
+                or hashed.count(FIELD_SEPARATOR) != _SEPARATORS
             ):
-                canonical = hashed.partition("\n")[2]
-                self.problem = self._diagnose(
-                    seq, event_id, canonical, prev_hash, stored_hash, expected_seq
-                )
+                self.problem = self._diagnose(row, expected_seq)
                 break
             expected_seq += 1
-            expected_prev = stored_hash
+            expected_prev = row[-1]
         self.checked += expected_seq - self.next_seq
         self.next_seq = expected_seq
         self.last_hash = expected_prev
         return self.problem is None
 
-    def feed_raw(self, rows: Sequence[EventRow]) -> bool:
+    def feed_raw(self, rows: Sequence[VerifiedRow]) -> bool:
         """:meth:`feed`, for rows whose text columns are UTF-8 ``bytes``.
 
         What SQLite hands over with ``text_factory=bytes``: no string is decoded for
@@ -213,32 +167,29 @@ class ChainChecker:
         """
         if self.problem is not None or not rows:
             return self.problem is None
-        if self.first_seq is None or self.last_hash is None:
+        if self.first is None or self.last_hash is None:
             return self.feed(_decoded(rows[:1])) and self.feed_raw(rows[1:])
         expected_seq = self.next_seq
         expected_prev = self.last_hash.encode()
         up_to_seq = self.up_to_seq
         sha256 = _SHA256
+        join = FIELD_SEPARATOR.encode().join
         checked_here = 0
         try:
             for row in rows:
-                (seq, event_id, consent_id, at, action, granted, denied, revision, locale,
-                 mechanism, notice_hash, gpc, ip, prev_hash, stored_hash) = row  # fmt: skip
-                # The bytes of canonical_event()'s text, as in feed().
-                hashed = _RAW_HASHED % (
-                    prev_hash, seq, event_id, consent_id, at, action, granted, denied, revision,
-                    locale, mechanism, notice_hash, 1 if gpc else 0, b"" if ip is None else ip,
-                )  # fmt: skip
+                seq = row[1]
+                # The bytes of feed()'s text.
+                hashed = b"%s\n%d\x00%s" % (row[0], seq, join(row[2:-1]))
                 if (
                     seq != expected_seq
-                    or prev_hash != expected_prev
+                    or row[0] != expected_prev
                     or seq > up_to_seq
-                    or sha256(hashed).hexdigest().encode() != stored_hash
-                    or hashed.count(b"\x00") != _FIELD_COUNT - 1
+                    or sha256(hashed).hexdigest().encode() != row[-1]
+                    or hashed.count(b"\x00") != _SEPARATORS
                 ):
                     break
                 expected_seq += 1
-                expected_prev = stored_hash
+                expected_prev = row[-1]
                 checked_here += 1
         except (TypeError, ValueError):
             pass  # a value of another type than the writer stores: feed() says which
@@ -249,32 +200,31 @@ class ChainChecker:
             return True
         return self.feed(_decoded(rows[checked_here:]))
 
-    def _diagnose(
-        self,
-        seq: int,
-        event_id: str,
-        canonical: str,
-        prev_hash: str,
-        stored_hash: str,
-        expected_seq: int,
-    ) -> ChainProblem:
-        """Why the event at ``seq`` does not verify (the first reason that applies)."""
+    def _take_first(self, row: VerifiedRow) -> None:
+        self.first = FirstRow(row[1], str(row[2]), str(row[0]))
+        if self.last_hash is None:
+            self.last_hash = self.first.prev_hash
+
+    def _diagnose(self, row: VerifiedRow, expected_seq: int) -> ChainProblem:
+        """Why the event in ``row`` does not verify (the first reason that applies)."""
+        prev_hash, seq, event_id, stored_hash = row[0], row[1], str(row[2]), row[-1]
+        canonical = FIELD_SEPARATOR.join(str(value) for value in row[1:-1])
         if seq < expected_seq:
             reason = f"seq {seq} comes again or out of order (expected {expected_seq})"
         elif seq > expected_seq:
             reason = f"the events before it are missing ({_seq_range(expected_seq, seq)}): deleted"
         elif seq > self.up_to_seq:
             reason = f"it comes after the recorded chain head (seq {self.up_to_seq}): inserted"
-        elif canonical.count(FIELD_SEPARATOR) != _FIELD_COUNT - 1:
+        elif canonical.count(FIELD_SEPARATOR) != _SEPARATORS:
             reason = "a field holds a NUL character: forged"
-        elif chain_hash(prev_hash, canonical) != stored_hash:
+        elif chain_hash(str(prev_hash), canonical) != stored_hash:
             reason = "its contents do not match its hash: edited, moved or forged"
         else:
             reason = "its prev_hash is not the hash of the event before it: broken link"
         return ChainProblem(seq, event_id, reason)
 
 
-def _decoded(rows: Sequence[EventRow]) -> list[EventRow]:
+def _decoded(rows: Sequence[VerifiedRow]) -> list[VerifiedRow]:
     """Rows with their ``bytes`` values decoded (any byte kept, as a surrogate escape)."""
     return [
         tuple(
@@ -308,26 +258,26 @@ def join_stretches(
     """
     next_seq, last_hash, checked = anchor_seq + 1, anchor_hash, 0
     for stretch in stretches:
-        if stretch.first_seq is None:
+        first = stretch.first
+        if first is None:
             continue  # no rows: whatever is missing shows at the next rows or at the end
-        assert stretch.first_event_id is not None
         problem: ChainProblem | None = None
-        if stretch.first_seq != next_seq:
-            reason = (
-                f"the events before it are missing ({_seq_range(next_seq, stretch.first_seq)}): "
-                "deleted"
-            )
-            problem = ChainProblem(stretch.first_seq, stretch.first_event_id, reason)
-        elif stretch.problem is not None and stretch.problem.seq == stretch.first_seq:
+        if first.seq != next_seq:
+            missing = _seq_range(next_seq, first.seq)
+            reason = f"the events before it are missing ({missing}): deleted"
+            problem = ChainProblem(first.seq, first.event_id, reason)
+        elif stretch.problem is not None and stretch.problem.seq == first.seq:
             problem = stretch.problem
-        elif stretch.first_prev_hash != last_hash:
+        elif first.prev_hash != last_hash:
             reason = "its prev_hash is not the hash of the event before it: broken link"
-            problem = ChainProblem(stretch.first_seq, stretch.first_event_id, reason)
+            problem = ChainProblem(first.seq, first.event_id, reason)
         if problem is not None:
             return ChainReport(checked, next_seq - 1, last_hash, problem)
+        if stretch.last_hash is None:
+            # A checker that took a first row holds that row's prev_hash at least.
+            raise RuntimeError(f"the stretch from seq {first.seq} holds no last hash")
         checked += stretch.checked
         next_seq = stretch.next_seq
-        assert stretch.last_hash is not None
         last_hash = stretch.last_hash
         if stretch.problem is not None:
             return ChainReport(checked, next_seq - 1, last_hash, stretch.problem)

@@ -13,21 +13,26 @@ from typing import Final
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-from .audit import DayStats, Stats
+from .events import ACTIONS, Action
+from .stats import DayStats, Stats
 
-ACTIONS: Final = ("accept_all", "reject_all", "custom", "withdraw", "gpc")
-ACTION_COLOURS: Final = {
+ACTION_COLOURS: Final[dict[Action, str]] = {
     "accept_all": "#2b7a3d",
     "reject_all": "#b3261e",
     "custom": "#1f5fa8",
     "withdraw": "#8a5a00",
     "gpc": "#6b4fa0",
 }
+if set(ACTION_COLOURS) != set(ACTIONS):
+    raise TypeError("ACTION_COLOURS must give every action a colour")
 # Colour-blind-safe (Okabe–Ito) line colours, one per category, in turn.
 LINE_COLOURS: Final = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#000000")
 _WIDTH: Final = 760
 _HEIGHT: Final = 240
 _MARGIN: Final = 40
+_PLOT_HEIGHT: Final = _HEIGHT - 2 * _MARGIN
+_WIDEST_BAR: Final = 48.0
+"""So that a log of a few days draws bars, not walls."""
 
 _environment = Environment(
     loader=FileSystemLoader(Path(__file__).parent / "templates"),
@@ -50,22 +55,40 @@ class Bar:
 
 
 @dataclass(frozen=True, slots=True)
+class Point:
+    """One day's opt-in rate of a category: a marker, and a vertex of its line."""
+
+    x: float
+    y: float
+    title: str
+
+
+@dataclass(frozen=True, slots=True)
 class Line:
-    """One category's opt-in rate over the days, as SVG polyline points."""
+    """One category's opt-in rate over the days."""
 
     category: str
     colour: str
-    points: str
+    points: list[Point]
+    marker_radius: float
+    """Every day is marked, so that a day with no neighbour (one day of data) shows too."""
+
+    @property
+    def polyline(self) -> str:
+        """The points as an SVG ``points`` attribute."""
+        return " ".join(f"{point.x},{point.y}" for point in self.points)
 
 
 def render_report(stats: Stats, *, source: str) -> str:
     """The HTML report of ``stats``; ``source`` names the log (no password)."""
     template = _environment.get_template("report.html")
+    total = stats.total
     return template.render(
         stats=stats,
-        total=stats.total,
+        total=total,
         source=source,
         generated=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        summary=f"{_counted(total.decisions, 'decision')} over {_counted(len(stats.days), 'day')}",
         actions=ACTIONS,
         colours=ACTION_COLOURS,
         bars=_decision_bars(stats.days),
@@ -77,6 +100,11 @@ def render_report(stats: Stats, *, source: str) -> str:
         label_every=max(1, len(stats.days) // 12),
         x_of=lambda index: _x(index, len(stats.days)),
     )
+
+
+def _counted(count: int, noun: str) -> str:
+    """``1 day``, ``2 days``."""
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
 
 
 def _slot(count: int) -> float:
@@ -91,8 +119,7 @@ def _x(index: int, count: int) -> float:
 def _decision_bars(days: list[DayStats]) -> list[Bar]:
     """Decisions per day, stacked by action, scaled to the busiest day."""
     busiest = max((d.decisions for d in days), default=0) or 1
-    plot_height = _HEIGHT - 2 * _MARGIN
-    width = _slot(len(days)) * 0.8
+    width = min(_slot(len(days)) * 0.8, _WIDEST_BAR)
     bars: list[Bar] = []
     for index, day in enumerate(days):
         bottom = float(_HEIGHT - _MARGIN)
@@ -100,7 +127,7 @@ def _decision_bars(days: list[DayStats]) -> list[Bar]:
             count = day.actions[action]
             if not count:
                 continue
-            height = plot_height * count / busiest
+            height = _PLOT_HEIGHT * count / busiest
             bottom -= height
             bars.append(
                 Bar(
@@ -117,14 +144,25 @@ def _decision_bars(days: list[DayStats]) -> list[Bar]:
 
 def _opt_in_lines(stats: Stats) -> list[Line]:
     """Opt-in rate (0–100 %) per category per day."""
-    plot_height = _HEIGHT - 2 * _MARGIN
+    slot = _slot(len(stats.days))
+    radius = round(max(1.5, min(3.5, slot / 4)), 1)
+    # The categories side by side within each day's slot, so that two with the same
+    # rate that day are both seen (they would hide each other at one point).
+    step = min(slot * 0.6 / max(len(stats.categories), 1), 10.0)
     lines: list[Line] = []
     for number, category in enumerate(stats.categories):
+        offset = (number - (len(stats.categories) - 1) / 2) * step
         points = []
         for index, day in enumerate(stats.days):
             rate = day.opt_in(category)
             if rate is not None:
-                y = _HEIGHT - _MARGIN - plot_height * rate
-                points.append(f"{_x(index, len(stats.days))},{round(y, 1)}")
-        lines.append(Line(category, LINE_COLOURS[number % len(LINE_COLOURS)], " ".join(points)))
+                points.append(
+                    Point(
+                        x=round(_x(index, len(stats.days)) + offset, 1),
+                        y=round(_HEIGHT - _MARGIN - _PLOT_HEIGHT * rate, 1),
+                        title=f"{day.day.isoformat()}: {category} {100 * rate:.1f}%",
+                    )
+                )
+        colour = LINE_COLOURS[number % len(LINE_COLOURS)]
+        lines.append(Line(category, colour, points, radius))
     return lines

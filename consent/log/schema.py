@@ -14,7 +14,6 @@ from typing import Final
 
 from sqlalchemy import (
     BigInteger,
-    Boolean,
     Column,
     Connection,
     DateTime,
@@ -30,11 +29,12 @@ from sqlalchemy import (
 )
 
 from .chain import GENESIS_HASH
+from .errors import SchemaError
+from .events import SEQUENCE, STORED_FIELDS
 
 metadata = MetaData()
 
-# SQLite makes an INTEGER PRIMARY KEY the row id itself: no second index to keep.
-_SEQ = BigInteger().with_variant(Integer(), "sqlite")
+_SEQ = SEQUENCE.column_type(None)
 
 schema_versions = Table(
     "consent_schema_version",
@@ -46,21 +46,18 @@ schema_versions = Table(
 events = Table(
     "consent_events",
     metadata,
-    Column("seq", _SEQ, primary_key=True, autoincrement=False),
-    Column("event_id", String(32), nullable=False, unique=True),
-    Column("consent_id", String(64), nullable=False, index=True),
-    Column("occurred_at", DateTime(timezone=True), nullable=False, index=True),
-    Column("action", String(16), nullable=False),
-    Column("granted", Text, nullable=False),
-    Column("denied", Text, nullable=False),
-    Column("revision", Integer, nullable=False),
-    Column("locale", String(35), nullable=False),
-    Column("mechanism", String(16), nullable=False),
-    Column("notice_hash", String(64), nullable=False),
-    Column("gpc", Boolean, nullable=False),
-    Column("ip", String(64), nullable=True),
-    Column("prev_hash", String(64), nullable=False),
-    Column("hash", String(64), nullable=False),
+    *(
+        Column(
+            field.name,
+            field.kind.column_type(field.length),
+            primary_key=field.primary_key,
+            autoincrement=False,
+            nullable=field.nullable,
+            index=field.index,
+            unique=field.unique,
+        )
+        for field in STORED_FIELDS
+    ),
 )
 """One row per decision, in chain order (``seq``)."""
 
@@ -108,10 +105,6 @@ cookies = Table(
 _MIGRATION_LOCK_KEY: Final = 0x636F6E73656E74
 
 
-class SchemaError(Exception):
-    """The database holds no consent log, or one this release cannot use."""
-
-
 def _create_version_1(connection: Connection) -> None:
     """Events, notices, chain head and anchor, cookie inventory."""
     metadata.create_all(connection, tables=[events, notices, chain, cookies], checkfirst=True)
@@ -145,7 +138,7 @@ def upgrade_schema(connection: Connection) -> int:
     """Create or upgrade the schema inside the caller's transaction; return its version.
 
     Idempotent, and safe when several processes start at once: PostgreSQL takes an
-    advisory lock, SQLite's ``BEGIN IMMEDIATE`` (see ``store.py``) already excludes
+    advisory lock, SQLite's ``BEGIN IMMEDIATE`` (see ``database.py``) already excludes
     every other writer.
     """
     if connection.dialect.name == "postgresql":

@@ -12,18 +12,19 @@ already stored (by event id).
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import fcntl
 import json
 import logging
 import os
+import time
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
-from datetime import datetime
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
-from .events import ConsentEvent
+from .events import EVENT_FIELDS, ConsentEvent
 
 logger = logging.getLogger("consent")
 
@@ -31,45 +32,21 @@ SpoolEntry = tuple[ConsentEvent, Mapping[str, Any]]
 """An event and the notice it refers to."""
 
 _CLAIM_MARK = ".replay-"
+REPLAY_CHUNK: Final = 1000
+"""Spooled events stored per transaction during a replay."""
 
 
 def entry_line(event: ConsentEvent, notice: Mapping[str, Any]) -> bytes:
-    """One spool line: the event and its notice, as JSON."""
-    record = {
-        "event_id": event.event_id,
-        "consent_id": event.consent_id,
-        "occurred_at": event.occurred_at.isoformat(),
-        "action": event.action,
-        "granted": list(event.granted),
-        "denied": list(event.denied),
-        "revision": event.revision,
-        "locale": event.locale,
-        "mechanism": event.mechanism,
-        "notice_hash": event.notice_hash,
-        "gpc": event.gpc,
-        "ip": event.ip,
-        "notice": notice,
-    }
+    """One spool line: the event's fields and its notice, as JSON."""
+    record = {f.name: f.kind.spooled(getattr(event, f.name)) for f in EVENT_FIELDS}
+    record["notice"] = notice
     return json.dumps(record, ensure_ascii=False, separators=(",", ":")).encode() + b"\n"
 
 
 def parse_entry_line(line: bytes) -> SpoolEntry:
     """The event and notice of a spool line; ValueError (or KeyError) if it is not one."""
     record = json.loads(line)
-    event = ConsentEvent(
-        consent_id=str(record["consent_id"]),
-        occurred_at=datetime.fromisoformat(record["occurred_at"]),
-        action=record["action"],
-        granted=tuple(record["granted"]),
-        denied=tuple(record["denied"]),
-        revision=int(record["revision"]),
-        locale=str(record["locale"]),
-        mechanism=record["mechanism"],
-        notice_hash=str(record["notice_hash"]),
-        gpc=bool(record["gpc"]),
-        ip=record["ip"],
-        event_id=str(record["event_id"]),
-    )
+    event = ConsentEvent(**{f.name: f.kind.unspooled(record[f.name]) for f in EVENT_FIELDS})
     notice = record["notice"]
     if not isinstance(notice, dict):
         raise ValueError("notice is not an object")
@@ -168,6 +145,61 @@ class Spool:
                     claimed.unlink()
         finally:
             os.close(descriptor)
+
+
+async def replay_spool(
+    spool: Spool,
+    store: Callable[[Sequence[SpoolEntry]], Awaitable[int]],
+    *,
+    deadline: float | None,
+) -> bool:
+    """Store what the spool holds, oldest first; whether every claimed file was finished.
+
+    ``store`` commits a chunk of entries (skipping those already stored) and says
+    how many were new. Stops early, leaving the rest for the next replay, once
+    ``deadline`` (``time.monotonic()``) has passed.
+    """
+    for claimed in await asyncio.to_thread(spool.claim):
+        if deadline is not None and time.monotonic() > deadline:
+            return False
+        opened = await _open_claim(spool, claimed)
+        if opened is None:
+            continue
+        descriptor, entries = opened
+        finished = False
+        try:
+            added = 0
+            for start in range(0, len(entries), REPLAY_CHUNK):
+                if deadline is not None and time.monotonic() > deadline:
+                    break
+                added += await store(entries[start : start + REPLAY_CHUNK])
+            else:
+                finished = True
+            if added:
+                logger.info("consent log: %d spooled events stored from %s", added, claimed)
+        finally:
+            # Not awaited: this also runs when a timeout cancels the replay, and
+            # an unlink and a close are quick.
+            spool.close_claim(claimed, descriptor, finished=finished)
+        if not finished:
+            return False
+    return True
+
+
+async def _open_claim(spool: Spool, claimed: Path) -> tuple[int, list[SpoolEntry]] | None:
+    """``Spool.open_claim`` in a thread, its lock released even if we are cancelled."""
+    opening = asyncio.get_running_loop().run_in_executor(None, spool.open_claim, claimed)
+    try:
+        return await asyncio.shield(opening)
+    except asyncio.CancelledError:
+
+        def release(done: asyncio.Future[tuple[int, list[SpoolEntry]] | None]) -> None:
+            opened = None if done.cancelled() or done.exception() else done.result()
+            if opened is not None:
+                spool.close_claim(claimed, opened[0], finished=False)
+
+        opening.add_done_callback(release)
+        raise
 
 
 def _parse_lines(data: bytes, claimed: Path) -> list[SpoolEntry]:

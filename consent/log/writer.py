@@ -1,4 +1,4 @@
-"""The interface between the request path and the consent log."""
+"""The interface between the request path and the consent log, and the in-memory log."""
 
 from __future__ import annotations
 
@@ -29,16 +29,68 @@ class ConsentLog(Protocol):
         """Write out anything pending and release connections."""
 
 
+class CookieTally:
+    """Cookie names seen, with their counts, gathered in memory.
+
+    ``max_names`` bounds the names kept (and ``max_name_length`` their length):
+    request cookie names come from visitors, so the bound is what one of them can
+    make the process keep. Sightings of names beyond it are counted in
+    :attr:`dropped` only.
+    """
+
+    def __init__(self, *, max_names: int | None = None, max_name_length: int | None = None) -> None:
+        self.counts: dict[str, CookieCount] = {}
+        self.dropped = 0
+        """Sightings of new names not counted, because of the bounds."""
+        self._max_names = max_names
+        self._max_name_length = max_name_length
+
+    def add(self, name: str, category: str, blocked: bool, now: float) -> None:
+        """Count one sighting at Unix time ``now``; the latest category wins."""
+        count = self.counts.get(name)
+        if count is not None:
+            count.category = category
+            count.seen += 1
+            count.blocked += blocked
+            count.last_seen = now
+        elif (self._max_names is not None and len(self.counts) >= self._max_names) or (
+            self._max_name_length is not None and len(name) > self._max_name_length
+        ):
+            self.dropped += 1
+        else:
+            self.counts[name] = CookieCount(category, 1, int(blocked), now, now)
+
+    def take(self) -> dict[str, CookieCount]:
+        """The counts gathered so far; the tally starts again from none."""
+        counts, self.counts = self.counts, {}
+        return counts
+
+    def put_back(self, counts: Mapping[str, CookieCount]) -> None:
+        """Merge counts taken earlier (and not written after all) with the newer ones."""
+        for name, old in counts.items():
+            newer = self.counts.get(name)
+            if newer is None:
+                self.counts[name] = old
+            else:
+                newer.seen += old.seen
+                newer.blocked += old.blocked
+                newer.first_seen = min(newer.first_seen, old.first_seen)
+
+
 class MemoryConsentLog:
     """Keeps events in this process: for tests and for sites that forward them elsewhere."""
 
     def __init__(self) -> None:
         self.events: list[ConsentEvent] = []
         self.notices: dict[str, Mapping[str, Any]] = {}
-        self.cookies: dict[str, CookieCount] = {}
-        """Every cookie name seen, with its counts."""
+        self._cookies = CookieTally()
         self.started = False
         self.closed = False
+
+    @property
+    def cookies(self) -> dict[str, CookieCount]:
+        """Every cookie name seen, with its counts."""
+        return self._cookies.counts
 
     async def start(self) -> None:
         """Nothing to prepare."""
@@ -51,15 +103,7 @@ class MemoryConsentLog:
 
     def cookie_seen(self, name: str, category: str, blocked: bool) -> None:
         """Count the cookie name in :attr:`cookies`."""
-        now = time.time()
-        count = self.cookies.get(name)
-        if count is None:
-            self.cookies[name] = CookieCount(category, 1, int(blocked), now, now)
-        else:
-            count.category = category
-            count.seen += 1
-            count.blocked += blocked
-            count.last_seen = now
+        self._cookies.add(name, category, blocked, time.time())
 
     async def close(self) -> None:
         """Nothing to release."""

@@ -7,11 +7,12 @@ Third-party scripts, the pixel and the video come from a second loopback origin
 from __future__ import annotations
 
 import os
+import urllib.request
 from pathlib import Path
 
 import pytest
 from axe_playwright_python.sync_playwright import Axe
-from playwright.sync_api import Browser, BrowserContext, Page, Request, expect
+from playwright.sync_api import Browser, BrowserContext, Page, Request, Route, expect
 
 from consent.settings import bundled_locales
 from tests.browser.conftest import TRACKER_HOST, Servers
@@ -139,6 +140,39 @@ def test_withdrawal_takes_one_click(servers: Servers, page: Page, context: Brows
     withdraw.click()
     expect(withdraw).to_be_hidden()
     assert cookie_names(context) <= NECESSARY
+
+
+def test_withdrawal_in_the_page_expires_cookies_by_their_globs(
+    servers: Servers, page: Page, context: BrowserContext
+) -> None:
+    page.goto(servers.site + ARTICLE)
+    page.get_by_role("button", name="Accept all").click()
+    withdraw = page.locator("[data-consent-action=withdraw]")
+    expect(withdraw).to_be_visible()
+    # "_ga_*" is an analytics glob; "_gax" matches none of the site's globs.
+    page.evaluate("() => { document.cookie = '_ga_G123=1; path=/'; document.cookie = '_gax=1'; }")
+    assert {"_ga_G123", "_gax"} <= cookie_names(context)
+
+    def without_set_cookie(route: Route) -> None:
+        # The server expires refused cookies in its answer too: here only the page may.
+        # (Not through route.fetch(), which would store the answer's cookies itself.)
+        request = route.request
+        forwarded = urllib.request.Request(
+            request.url,
+            data=request.post_data_buffer,
+            headers=request.all_headers(),
+            method=request.method,
+        )
+        with urllib.request.urlopen(forwarded) as answer:
+            headers = {k: v for k, v in answer.headers.items() if k.lower() != "set-cookie"}
+            route.fulfill(status=answer.status, headers=headers, body=answer.read())
+
+    page.route("**/_consent", without_set_cookie)
+    withdraw.click()
+    expect(withdraw).to_be_hidden()
+    names = cookie_names(context)
+    assert "_ga_G123" not in names
+    assert "_gax" in names
 
 
 def test_without_javascript_every_action_works(servers: Servers, browser: Browser) -> None:

@@ -7,14 +7,13 @@ from typing import Any
 
 from sqlalchemy import text
 
-from consent.log import audit
-from consent.log.chain import ChainReport
-from consent.log.store import create_log_engine
+from consent.log import ChainReport, verify_log
+from consent.log.database import create_log_engine
 
 
 def verify(url: str, *, workers: int = 1) -> ChainReport:
     """The chain report of the log at ``url``, checked in ``workers`` stretches."""
-    _, report = audit.verify_log(url, lambda _done: None, workers=workers, events_per_worker=1)
+    _, report = verify_log(url, lambda _done: None, workers=workers, events_per_worker=1)
     return report
 
 

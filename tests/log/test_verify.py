@@ -12,9 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from consent.log import SqlConsentLog, audit
+from consent.log import PurgeResult, SqlConsentLog, purge
 from consent.log.chain import GENESIS_HASH, canonical_event, chain_hash
-from consent.log.store import PurgeResult
 from tests.log.conftest import NOTICE, make_event
 from tests.log.helpers import event_count, execute, query, verify
 
@@ -107,6 +106,16 @@ TAMPERINGS: list[tuple[str, Callable[[str], list[str]], int, str]] = [
         4,
         "edited",
     ),
+    (
+        "edit a number into a fraction (on SQLite)",
+        lambda url: [
+            "UPDATE consent_events SET revision = "
+            + ("1.25" if url.startswith("sqlite") else "2")
+            + " WHERE seq = 4"
+        ],
+        4,
+        "edited",
+    ),
     ("delete a row", lambda url: ["DELETE FROM consent_events WHERE seq = 5"], 6, "deleted"),
     (
         "delete the last rows",
@@ -194,11 +203,7 @@ def test_tampering_is_found_and_the_first_bad_event_named(
 def test_purge_keeps_the_rest_verifiable(log_url: str, tmp_path: Path) -> None:
     event_ids = fill(log_url, tmp_path)
 
-    async def run() -> PurgeResult:
-        async with audit.open_log(log_url, writes=True) as connection:
-            return await audit.purge(connection, DAY0 + timedelta(days=4))
-
-    result = asyncio.run(run())
+    result = asyncio.run(purge(log_url, DAY0 + timedelta(days=4)))
     assert (result.deleted, result.anchor_seq) == (4, 4)
     assert event_count(log_url) == 6
     report = verify(log_url)
@@ -213,13 +218,12 @@ def test_purge_keeps_the_rest_verifiable(log_url: str, tmp_path: Path) -> None:
 def test_purge_twice_and_purge_everything(log_url: str, tmp_path: Path) -> None:
     fill(log_url, tmp_path)
 
-    async def purge(before: datetime) -> PurgeResult:
-        async with audit.open_log(log_url, writes=True) as connection:
-            return await audit.purge(connection, before)
+    def purged(before: datetime) -> PurgeResult:
+        return asyncio.run(purge(log_url, before))
 
-    assert asyncio.run(purge(DAY0 + timedelta(days=2))).deleted == 2
-    assert asyncio.run(purge(DAY0 + timedelta(days=1))).deleted == 0
-    assert asyncio.run(purge(DAY0 + timedelta(days=100))).deleted == 8
+    assert purged(DAY0 + timedelta(days=2)).deleted == 2
+    assert purged(DAY0 + timedelta(days=1)).deleted == 0
+    assert purged(DAY0 + timedelta(days=100)).deleted == 8
     assert verify(log_url).intact
     # The chain goes on from the anchor.
     fill(log_url, tmp_path, count=2)

@@ -6,46 +6,29 @@ spool file. Decisions that arrive together share one transaction (group commit)
 without any background worker: the first caller to find no write in progress
 starts one, and that write takes every event waiting, again and again, until
 none is left. That keeps working when each request runs in an event loop of its
-own (as in some test clients): waiting events are kept per event loop.
-
-Each transaction runs as one plain function of a ``Connection`` (``store.py``):
-on PostgreSQL through ``AsyncConnection.run_sync`` with asyncpg, on SQLite in one
-worker thread with the stdlib driver, so that a whole batch costs one thread
-hand-off instead of one per statement (aiosqlite), which halves the time each
-batch holds SQLite's write lock.
+own (as in some test clients): waiting events are kept per event loop. Where
+each transaction runs: ``transactions.py``.
 """
 
 from __future__ import annotations
 
 import asyncio
-import functools
 import logging
 import time
 import weakref
-from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Concatenate, Final, ParamSpec, TypeVar
+from typing import Any, Final
 
-from sqlalchemy import Connection, Engine
-from sqlalchemy.ext.asyncio import AsyncEngine
-
-from .events import ConsentEvent, CookieCount
-from .schema import SchemaError, upgrade_schema
-from .spool import Spool, SpoolEntry
-from .store import (
-    add_cookie_counts,
-    append_events,
-    async_database_url,
-    create_log_engine,
-    create_sqlite_writer_engine,
-    default_spool_path,
-    sqlite_file,
-)
-
-_P = ParamSpec("_P")
-_T = TypeVar("_T")
+from .database import async_database_url, create_log_engine, default_spool_path, sqlite_file
+from .errors import BadLogURL, SchemaError
+from .events import ConsentEvent
+from .schema import upgrade_schema
+from .spool import Spool, SpoolEntry, replay_spool
+from .statements import add_cookie_counts, append_events
+from .transactions import PostgresTransactions, SqliteTransactions, Transactions
+from .writer import CookieTally
 
 logger = logging.getLogger("consent")
 
@@ -53,8 +36,6 @@ MAX_COOKIE_NAMES: Final = 1024
 """Distinct cookie names counted between two inventory flushes. Request cookie
 names come from visitors, so this bounds what one of them can make the log store."""
 MAX_COOKIE_NAME_LENGTH: Final = 256
-REPLAY_CHUNK: Final = 1000
-"""Spooled events stored per transaction during a replay."""
 
 
 @dataclass(slots=True)
@@ -64,71 +45,11 @@ class _Waiting:
     stored: asyncio.Future[None]
 
 
-class _SqliteTransactions:
-    """Runs each transaction on a SQLite log in one dedicated thread, with one connection."""
-
-    def __init__(self, url: str, busy_timeout: float) -> None:
-        self._url = url
-        self._busy_timeout = busy_timeout
-        self._engine: Engine | None = None
-        self._thread: ThreadPoolExecutor | None = None
-
-    async def run(
-        self, work: Callable[Concatenate[Connection, _P], _T], *args: _P.args, **kwargs: _P.kwargs
-    ) -> _T:
-        """``work(connection, ...)`` in a committed transaction (rolled back if it raises)."""
-        if self._thread is None:
-            # One thread: a stuck database holds up only the log's own work, never the
-            # spool (default executor) nor the event loop.
-            self._thread = ThreadPoolExecutor(1, thread_name_prefix="consent-log")
-        call = functools.partial(self._in_transaction, work, *args, **kwargs)
-        return await asyncio.get_running_loop().run_in_executor(self._thread, call)
-
-    def _in_transaction(
-        self, work: Callable[Concatenate[Connection, _P], _T], *args: _P.args, **kwargs: _P.kwargs
-    ) -> _T:
-        if self._engine is None:
-            self._engine = create_sqlite_writer_engine(self._url, busy_timeout=self._busy_timeout)
-        with self._engine.begin() as connection:
-            return work(connection, *args, **kwargs)
-
-    async def close(self) -> None:
-        """Close the connection and end the thread."""
-        thread, self._thread = self._thread, None
-        if thread is None:
-            return
-        engine, self._engine = self._engine, None
-        if engine is not None:
-            await asyncio.get_running_loop().run_in_executor(thread, engine.dispose)
-        thread.shutdown(wait=False)
-
-
-class _PostgresTransactions:
-    """Runs each transaction through an asyncpg connection pool of one event loop."""
-
-    def __init__(self, engine: AsyncEngine) -> None:
-        self.engine = engine
-
-    async def run(
-        self, work: Callable[Concatenate[Connection, _P], _T], *args: _P.args, **kwargs: _P.kwargs
-    ) -> _T:
-        """``work(connection, ...)`` in a committed transaction (rolled back if it raises)."""
-        async with self.engine.begin() as connection:
-            return await connection.run_sync(work, *args, **kwargs)
-
-    async def close(self) -> None:
-        """Close the pool's connections."""
-        await self.engine.dispose()
-
-
-_Transactions = _SqliteTransactions | _PostgresTransactions
-
-
 @dataclass(slots=True)
 class _LoopState:
     """What one event loop owns: futures and pooled connections cannot cross loops."""
 
-    store: _Transactions
+    store: Transactions
     waiting: list[_Waiting] = field(default_factory=list)
     writer: asyncio.Task[None] | None = None
     inventory_flush: asyncio.Task[None] | None = None
@@ -163,17 +84,18 @@ class SqlConsentLog:
         )
         # SQLite: one thread for every loop (the file lock serialises writers anyway).
         self._sqlite = (
-            _SqliteTransactions(self.url, write_timeout) if sqlite_file(url) is not None else None
+            SqliteTransactions(self.url, write_timeout) if sqlite_file(url) is not None else None
         )
         if self._sqlite is None and self.url.startswith("sqlite"):
-            raise ValueError("log_url: an in-memory SQLite database cannot hold a consent log")
+            raise BadLogURL("log_url: an in-memory SQLite database cannot hold a consent log")
         self._schema_ready = False
         self._known_notices: set[str] = set()
         # Claimed spool files may wait from an earlier run: start() or the first write looks.
         self._claims_waiting = True
         self._store_retry_at = 0.0
-        self._cookie_counts: dict[str, CookieCount] = {}
-        self._cookie_names_dropped = 0
+        self._cookies = CookieTally(
+            max_names=MAX_COOKIE_NAMES, max_name_length=MAX_COOKIE_NAME_LENGTH
+        )
         self._inventory_due = time.time() + inventory_interval
 
     # --- the request path ---------------------------------------------------------------
@@ -195,17 +117,7 @@ class SqlConsentLog:
     def cookie_seen(self, name: str, category: str, blocked: bool) -> None:
         """Count one sighting of a cookie name (in a request or a response); O(1)."""
         now = time.time()
-        count = self._cookie_counts.get(name)
-        if count is None:
-            if len(self._cookie_counts) >= MAX_COOKIE_NAMES or len(name) > MAX_COOKIE_NAME_LENGTH:
-                self._cookie_names_dropped += 1
-                return
-            self._cookie_counts[name] = CookieCount(category, 1, int(blocked), now, now)
-        else:
-            count.category = category
-            count.seen += 1
-            count.blocked += blocked
-            count.last_seen = now
+        self._cookies.add(name, category, blocked, now)
         if now >= self._inventory_due:
             self._flush_inventory_soon()
 
@@ -256,9 +168,7 @@ class SqlConsentLog:
         if state is None:
             for old_loop in [old for old in self._loops if old.is_closed()]:
                 del self._loops[old_loop]
-            store: _Transactions = self._sqlite or _PostgresTransactions(
-                create_log_engine(self.url)
-            )
+            store: Transactions = self._sqlite or PostgresTransactions(create_log_engine(self.url))
             state = self._loops[loop] = _LoopState(store)
         return state
 
@@ -288,7 +198,7 @@ class SqlConsentLog:
                 waiting.stored.cancel()
             state.waiting = []
 
-    async def _store_or_spool(self, store: _Transactions, entries: Sequence[SpoolEntry]) -> None:
+    async def _store_or_spool(self, store: Transactions, entries: Sequence[SpoolEntry]) -> None:
         """Commit the entries, or fsync them to the spool when the store fails or is slow."""
         if time.monotonic() >= self._store_retry_at:
             try:
@@ -315,14 +225,14 @@ class SqlConsentLog:
                 )
         await asyncio.to_thread(self.spool.append, entries)
 
-    async def _ensure_schema(self, store: _Transactions) -> None:
+    async def _ensure_schema(self, store: Transactions) -> None:
         if self._schema_ready:
             return
         await store.run(upgrade_schema)
         self._schema_ready = True
 
     async def _append(
-        self, store: _Transactions, entries: Sequence[SpoolEntry], *, skip_stored: bool
+        self, store: Transactions, entries: Sequence[SpoolEntry], *, skip_stored: bool
     ) -> int:
         added, notices = await store.run(
             append_events, entries, skip_stored=skip_stored, known_notices=set(self._known_notices)
@@ -331,57 +241,22 @@ class SqlConsentLog:
         self._known_notices.update(notices)
         return added
 
-    async def _replay_spool(self, store: _Transactions, *, deadline: float | None) -> None:
+    async def _replay_spool(self, store: Transactions, *, deadline: float | None) -> None:
         """Store the spooled events (skipping those already stored), oldest first.
 
         Stops early, leaving the rest for the next replay, once ``deadline``
         (``time.monotonic()``) has passed.
         """
-        claimed_files = await asyncio.to_thread(self.spool.claim)
-        self._claims_waiting = False
-        for claimed in claimed_files:
-            if deadline is not None and time.monotonic() > deadline:
-                self._claims_waiting = True
-                return
-            opened = await self._open_claim(claimed)
-            if opened is None:
-                continue
-            descriptor, entries = opened
-            finished = False
-            try:
-                added = 0
-                for start in range(0, len(entries), REPLAY_CHUNK):
-                    if deadline is not None and time.monotonic() > deadline:
-                        break
-                    chunk = entries[start : start + REPLAY_CHUNK]
-                    added += await self._append(store, chunk, skip_stored=True)
-                else:
-                    finished = True
-                if added:
-                    logger.info("consent log: %d spooled events stored from %s", added, claimed)
-            finally:
-                if not finished:
-                    self._claims_waiting = True
-                # Not awaited: this also runs when a timeout cancels the replay, and
-                # an unlink and a close are quick.
-                self.spool.close_claim(claimed, descriptor, finished=finished)
-            if not finished:
-                return
 
-    async def _open_claim(self, claimed: Path) -> tuple[int, list[SpoolEntry]] | None:
-        """``Spool.open_claim`` in a thread, its lock released even if we are cancelled."""
-        opening = asyncio.get_running_loop().run_in_executor(None, self.spool.open_claim, claimed)
+        async def append(entries: Sequence[SpoolEntry]) -> int:
+            return await self._append(store, entries, skip_stored=True)
+
         try:
-            return await asyncio.shield(opening)
-        except asyncio.CancelledError:
-
-            def release(done: asyncio.Future[tuple[int, list[SpoolEntry]] | None]) -> None:
-                opened = None if done.cancelled() or done.exception() else done.result()
-                if opened is not None:
-                    self.spool.close_claim(claimed, opened[0], finished=False)
-
-            opening.add_done_callback(release)
+            finished = await replay_spool(self.spool, append, deadline=deadline)
+        except BaseException:
+            self._claims_waiting = True  # cut short: look at the claimed files next time
             raise
+        self._claims_waiting = not finished
 
     # --- cookie inventory ---------------------------------------------------------------
 
@@ -397,15 +272,15 @@ class SqlConsentLog:
 
     async def _flush_inventory(self, state: _LoopState) -> None:
         """Add the counts gathered since the last flush to the inventory table."""
-        counts, self._cookie_counts = self._cookie_counts, {}
-        if self._cookie_names_dropped:
+        counts = self._cookies.take()
+        if self._cookies.dropped:
             logger.warning(
                 "consent log: %d sightings of new cookie names not counted (more than %d "
                 "names between two flushes)",
-                self._cookie_names_dropped,
+                self._cookies.dropped,
                 MAX_COOKIE_NAMES,
             )
-            self._cookie_names_dropped = 0
+            self._cookies.dropped = 0
         if not counts:
             return
         try:
@@ -413,18 +288,7 @@ class SqlConsentLog:
                 await self._ensure_schema(state.store)
                 await state.store.run(add_cookie_counts, counts)
         except BaseException as error:
-            self._restore_counts(counts)
+            self._cookies.put_back(counts)
             if not isinstance(error, Exception):
                 raise
             logger.warning("consent log: cookie inventory not written yet (%s)", error)
-
-    def _restore_counts(self, counts: Mapping[str, CookieCount]) -> None:
-        """Put counts that could not be written back, merged with the newer ones."""
-        for name, old in counts.items():
-            newer = self._cookie_counts.get(name)
-            if newer is None:
-                self._cookie_counts[name] = old
-            else:
-                newer.seen += old.seen
-                newer.blocked += old.blocked
-                newer.first_seen = min(newer.first_seen, old.first_seen)
