@@ -377,7 +377,7 @@ class PagePlan(NamedTuple):
     """``Content-Length`` as the app sent it."""
     plain_start: Message
     """The start to send instead if the body is not one to rewrite (``pathsend``)."""
-    granted: frozenset[str]
+    live: frozenset[bytes]
     """The granted categories whose gated tags go live (``necessary`` left out)."""
 
 
@@ -397,7 +397,7 @@ class PageSender:
         start = self._start
         if start is not None:
             self._start = None
-            head, snippet, length, plain_start, granted = self._page
+            head, snippet, length, plain_start, live = self._page
             if message["type"] != "http.response.body":
                 # A body that is not ours to rewrite (pathsend, zero-copy): the
                 # headers go as the app made them, only stripped of refused cookies.
@@ -407,12 +407,12 @@ class PageSender:
             headers = start["headers"]
             if not message.get("more_body", False):
                 # The whole page is here: rewrite it first, then its length is exact.
-                live = _as_bytes(granted)
                 body = rewrite_page(message.get("body", b""), head, snippet, live)
                 headers.append((b"content-length", str(len(body)).encode("ascii")))
                 await send(start)
                 await send({"type": "http.response.body", "body": body})
                 return
+            granted = frozenset(key.decode("ascii") for key in live)
             self._rewriter = PageRewriter(head, snippet, granted)
             change = self._rewriter.size_change
             # Without a length known in advance the server sends the page chunked.

@@ -12,7 +12,7 @@ from .banner import BannerMarkup, ConsentModeTag
 from .cookie import ConsentCookie
 from .cookies import CookiePolicy
 from .decisions import Decisions
-from .endpoints import ConsentEndpoints
+from .endpoints import GPC_PATH, ConsentEndpoints
 from .inject import SENT, PageSender
 from .log import ConsentLog, open_consent_log
 from .response import ResponseEditor
@@ -53,6 +53,7 @@ class ConsentMiddleware:
         self._decisions = Decisions(settings, consent_cookie, policy, markup, log)
         self._endpoints = ConsentEndpoints(settings, self._decisions, policy, markup, assets)
         self._responses = ResponseEditor(policy, markup, consent_mode, log)
+        self._own_path_starts = (settings.path_prefix, GPC_PATH)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -67,7 +68,8 @@ class ConsentMiddleware:
             for cookie_name, category, refused in visitor.cookies:
                 log.cookie_seen(cookie_name, category, refused)
         scope[SCOPE_KEY] = visitor.state
-        if self._endpoints.serves(scope["path"]):
+        path: str = scope["path"]
+        if path.startswith(self._own_path_starts) and self._endpoints.serves(path):
             scope[VISITOR_KEY] = visitor
             await self._endpoints(scope, receive, send)
             return

@@ -34,6 +34,8 @@ class Visitor:
     """Incoming cookies the visitor's choice does not allow (one per name)."""
     cookies: tuple[tuple[str, str, bool], ...] = ()
     """Each incoming cookie: its name, its category (or ``UNDECLARED``), whether refused."""
+    live_categories: frozenset[bytes] = frozenset()
+    """Granted categories other than ``necessary``, as bytes: their gated tags go live."""
     allowed_cookie_header: bytes | None = None
     """The ``Cookie`` header the app gets when some cookie is refused (None: unchanged)."""
     gpc_opt_out_due: bool = False
@@ -134,6 +136,9 @@ class VisitorReader:
             cookie_header=cookie_header,
             refused_cookies=tuple(refused.values()),
             cookies=tuple(cookies),
+            live_categories=frozenset(
+                key.encode("ascii") for key in state.granted - UNDECIDED_GRANTS
+            ),
             allowed_cookie_header=b"; ".join(kept) if refused else None,
             gpc_opt_out_due=gpc_opt_out_due,
         )
