@@ -11,7 +11,7 @@ import asyncio
 import json
 import sys
 import time as time_module
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
@@ -19,6 +19,7 @@ import typer
 from typer.core import TyperGroup
 
 from .cli_demo import demo, load_demo_site
+from .cli_options import DEFAULT_LOG_URL, DbOption, parse_moment
 from .cli_output import (
     OutputFormat,
     console,
@@ -71,41 +72,8 @@ app = typer.Typer(
 
 app.command()(demo)
 
-DEFAULT_LOG_URL = "sqlite:///consent-log.db"
-"""The default of ``ConsentSettings.log_url``."""
 TABLE_LIMIT = 1000
 """Events shown by ``--format table`` unless ``--limit`` says otherwise."""
-
-DbOption = Annotated[
-    str,
-    typer.Option(
-        "--db",
-        help="Consent log database URL (sqlite:///path.db or postgresql://user@host/db).",
-        envvar="CONSENT_LOG_URL",
-        show_envvar=True,
-    ),
-]
-
-
-def parse_moment(value: str, *, end_of_day: bool = False) -> datetime:
-    """A ``--since``/``--until``/``--before`` value: a date or an ISO 8601 time, as UTC.
-
-    A time without an offset is UTC. A bare date means its first moment, or with
-    ``end_of_day`` the first moment of the next day (so that ``--until`` includes it).
-    """
-    text = value.strip()
-    try:
-        if len(text) == 10:
-            day = date.fromisoformat(text)
-            if end_of_day:
-                day += timedelta(days=1)
-            return datetime.combine(day, time(), UTC)
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError as error:
-        raise typer.BadParameter(
-            f"{value!r} is not a date (2026-03-01) or time (2026-03-01T12:00:00Z)"
-        ) from error
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 def _fail(message: str, code: int = 2) -> NoReturn:

@@ -20,6 +20,7 @@ from typing import NamedTuple
 CTL = re.compile(rb"[\x00-\x08\x0a-\x1f\x7f]")
 CTL_TEXT = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 MAX_NAME_VALUE = 4096
+MAX_ATTRIBUTE_VALUE = 1024
 WSP = b" \t"
 # Storage model step 22: a nameless cookie may not pass for a prefixed one.
 SECURE_PREFIXES = (b"__secure-", b"__host-")
@@ -174,3 +175,33 @@ def browser_cookie(pair: bytes) -> tuple[bytes, bytes]:
     if not sep:
         return b"", pair.strip(WSP)
     return name.strip(WSP), value.strip(WSP)
+
+
+def header_bytes(text: str) -> bytes:
+    """``text`` as header bytes, or nothing when a header cannot carry it."""
+    try:
+        return text.encode("latin-1")
+    except UnicodeEncodeError:
+        return b""
+
+
+def holdable(octets: bytes) -> bool:
+    """Whether a browser can hold this name (or value) as a deleting header spells it."""
+    return (
+        bool(octets)
+        and len(octets) <= MAX_NAME_VALUE
+        and b";" not in octets
+        and not CTL.search(octets)
+        and octets == octets.strip(WSP)
+    )
+
+
+def usable_path(path: str) -> bool:
+    """Whether a path can go into a ``Path`` attribute as it is (latin-1, as headers are)."""
+    return (
+        path.startswith("/")
+        and len(path) <= MAX_ATTRIBUTE_VALUE
+        and ";" not in path
+        and not CTL_TEXT.search(path)
+        and max(path) <= "\xff"
+    )

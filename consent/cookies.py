@@ -16,13 +16,15 @@ from collections.abc import Iterable
 from .cache import BUDGETS, BoundedCache
 from .cookie_headers import (
     CTL,
-    CTL_TEXT,
-    MAX_NAME_VALUE,
+    MAX_ATTRIBUTE_VALUE,
     SECURE_PREFIXES,
     WSP,
     CookiePair,
     browser_cookie,
     default_path,
+    header_bytes,
+    holdable,
+    usable_path,
 )
 from .globs import glob_regex, is_glob
 from .settings import NECESSARY, ConsentSettings
@@ -37,7 +39,6 @@ _SCOPES_PER_NAME = 8
 _LEARNT_TEXT_LIMIT = 256
 """Longest cookie name, ``Path`` or ``Domain`` whose scope is learnt."""
 _EXPIRED = "Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT"
-_MAX_ATTRIBUTE_VALUE = 1024
 EXPIRED_PER_RESPONSE = 64
 """Most refused cookies one response deletes; the next response deletes the next ones."""
 _NAMELESS_PLACEHOLDER = b"expired"
@@ -134,7 +135,7 @@ class CookiePolicy:
             key, _, value = attribute.partition(b"=")
             key = key.strip(WSP).lower()
             value = value.strip(WSP)
-            if len(value) > _MAX_ATTRIBUTE_VALUE:
+            if len(value) > MAX_ATTRIBUTE_VALUE:
                 continue
             if key == b"path":
                 path = value if value.startswith(b"/") else None
@@ -144,7 +145,7 @@ class CookiePolicy:
         cookie_domain = domain.decode("latin-1").lower() if domain is not None else None
         if cookie_path == "/" and cookie_domain is None:
             return
-        if len(cookie_path) > _LEARNT_TEXT_LIMIT or not _usable_path(cookie_path):
+        if len(cookie_path) > _LEARNT_TEXT_LIMIT or not usable_path(cookie_path):
             return
         if cookie_domain is not None and (
             len(cookie_domain) > _LEARNT_TEXT_LIMIT or not _HOSTNAME.match(cookie_domain)
@@ -201,14 +202,14 @@ class CookiePolicy:
                 nameless = item.nameless or name in self._nameless
             else:
                 name = item
-                named = _latin1(item)
+                named = header_bytes(item)
                 nameless = name in self._nameless
             scopes = self._scopes_to_delete(name, domains, request_default)
-            if _holdable(named) and b"=" not in named:
+            if holdable(named) and b"=" not in named:
                 headers += _deletions(named + b"=", named, scopes)
             if nameless:
-                value = _latin1(name)
-                if not _holdable(value) or value[:9].lower().startswith(SECURE_PREFIXES):
+                value = header_bytes(name)
+                if not holdable(value) or value[:9].lower().startswith(SECURE_PREFIXES):
                     value = _NAMELESS_PLACEHOLDER
                 headers += _deletions(b"=" + value, b"", scopes)
         return headers
@@ -219,7 +220,7 @@ class CookiePolicy:
         """Every (path, domain) pair a cookie of this name may live at, in a stable order."""
         learnt = self._scopes.get(name, set())
         paths = {"/", *(path for path, _ in learnt)}
-        if _usable_path(request_default):
+        if usable_path(request_default):
             paths.add(request_default)
         all_domains = [*domains, *(domain for _, domain in learnt if domain not in domains)]
         return sorted(
@@ -262,36 +263,6 @@ def cookie_domains(host: str, configured: str | None) -> list[str | None]:
         if domain not in domains:
             domains.append(domain)
     return domains
-
-
-def _latin1(text: str) -> bytes:
-    """``text`` as header bytes, or nothing when a header cannot carry it."""
-    try:
-        return text.encode("latin-1")
-    except UnicodeEncodeError:
-        return b""
-
-
-def _holdable(octets: bytes) -> bool:
-    """Whether a browser can hold this name (or value) as a deleting header spells it."""
-    return (
-        bool(octets)
-        and len(octets) <= MAX_NAME_VALUE
-        and b";" not in octets
-        and not CTL.search(octets)
-        and octets == octets.strip(WSP)
-    )
-
-
-def _usable_path(path: str) -> bool:
-    """Whether a path can go into a ``Path`` attribute as it is (latin-1, as headers are)."""
-    return (
-        path.startswith("/")
-        and len(path) <= _MAX_ATTRIBUTE_VALUE
-        and ";" not in path
-        and not CTL_TEXT.search(path)
-        and max(path) <= "\xff"
-    )
 
 
 def _deletions(

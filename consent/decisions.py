@@ -17,7 +17,7 @@ from .forms import Decision
 from .log import Action, ConsentEvent, ConsentLog, Mechanism, truncate_ip
 from .settings import NECESSARY, ConsentSettings
 from .state import ConsentState
-from .visitor import Visitor
+from .visitor import Visitor, request_header
 
 logger = logging.getLogger("consent")
 
@@ -49,7 +49,7 @@ class Decisions:
         self._policy = policy
         self._log = log
         self.categories = frozenset(settings.category_keys)
-        self._gpc_categories = frozenset(c.key for c in settings.categories if c.gpc_opt_out)
+        self._gpc_categories = settings.gpc_opt_out_keys
 
     async def decide(
         self, scope: Scope, visitor: Visitor, decision: Decision, markup: LocalizedMarkup
@@ -89,7 +89,7 @@ class Decisions:
         # Cookies set without ``Path`` live at the default path of the page that set
         # them: the page the visitor decided on is the one page known here.
         page_path = urlsplit(decision.next_url).path
-        headers += self._policy.expiry_headers(refused, _header(scope, b"host"), page_path)
+        headers += self._policy.expiry_headers(refused, request_header(scope, b"host"), page_path)
         return Outcome(state, headers)
 
     async def honour_gpc(self, scope: Scope, visitor: Visitor) -> Headers:
@@ -104,7 +104,7 @@ class Decisions:
         if choice is None or not choice.granted & self._gpc_categories:
             return []
         stored = choice.granted - self._gpc_categories
-        markup = self._markup.for_request(_header(scope, b"accept-language"))
+        markup = self._markup.for_request(request_header(scope, b"accept-language"))
         await self._record(scope, "gpc", "gpc", visitor.state, markup)
         return [self._consent_cookie_header(choice.consent_id, choice.method, stored, scope)]
 
@@ -183,11 +183,3 @@ class Decisions:
             # The visitor's choice still takes effect: a broken log must not turn a
             # refusal into a failed request that leaves trackers on.
             logger.exception("consent log unavailable; decision not stored: %r", event)
-
-
-def _header(scope: Scope, wanted: bytes) -> str:
-    """The value of the request header ``wanted`` (lower case), or empty."""
-    for name, value in scope["headers"]:
-        if name == wanted:
-            return value.decode("latin-1")  # type: ignore[no-any-return]
-    return ""

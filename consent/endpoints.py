@@ -51,7 +51,7 @@ class ConsentEndpoints:
         self._preferences_path = f"{prefix}/preferences"
         self._static_path = f"{prefix}/static/"
         self._gpc_body: bytes | None = None
-        if any(c.gpc_opt_out for c in settings.categories):
+        if settings.gpc_opt_out_keys:
             # Nothing is sold or shared for advertising without such a category:
             # then there is no GPC claim to make, and the path is not served.
             last_update = settings.gpc_last_update.isoformat()

@@ -49,7 +49,7 @@ class ConsentMiddleware:
         assets = Assets(settings.path_prefix)
         markup = BannerMarkup(settings, assets.urls)
         consent_mode = ConsentModeTag(settings, assets.urls["consent-mode.js"])
-        self._visitors = VisitorReader(settings, consent_cookie, policy)
+        self._read_visitor = VisitorReader(settings, consent_cookie, policy).read
         self._decisions = Decisions(settings, consent_cookie, policy, markup, log)
         self._endpoints = ConsentEndpoints(settings, self._decisions, policy, markup, assets)
         self._responses = ResponseEditor(policy, markup, consent_mode, log)
@@ -62,7 +62,7 @@ class ConsentMiddleware:
             else:
                 await self.app(scope, receive, send)
             return
-        visitor = self._visitors.read(scope)
+        visitor = self._read_visitor(scope)
         log = self.log
         if log is not None:
             for cookie_name, category, refused in visitor.cookies:
@@ -88,7 +88,10 @@ class ConsentMiddleware:
             if page_sender is not None:
                 return page_sender.send(message)
             if message["type"] == "http.response.start":
-                message, page = edit_start(message, scope, visitor, extra_headers)
+                edited = edit_start(message, scope, visitor, extra_headers)
+                if edited is None:
+                    return send(message)
+                message, page = edited
                 if page is not None:
                     # Held until the body shows whether it can be rewritten.
                     page_sender = PageSender(message, page, send)

@@ -21,7 +21,7 @@ from .cookies import CookiePolicy
 from .inject import PagePlan
 from .log import ConsentLog
 from .state import UNDECIDED_GRANTS, ConsentState
-from .visitor import Visitor
+from .visitor import Visitor, csp_nonce, request_header, request_path, request_target
 
 Headers = list[tuple[bytes, bytes]]
 
@@ -40,8 +40,10 @@ _PAGE_HEADERS = frozenset({b"content-length", b"vary"})
 class StartFacts(NamedTuple):
     """What a response start's headers say about what the middleware must do."""
 
-    content_type: bytes
-    content_encoding: bytes
+    html: bool
+    """``Content-Type`` is HTML in an ASCII-compatible encoding."""
+    encoded: bool
+    """``Content-Encoding`` is other than ``identity``: the body is not ours to read."""
     sets_cookies: bool
 
 
@@ -52,8 +54,12 @@ class EditedStart(NamedTuple):
     page: PagePlan | None
 
 
+_START_FACTS = tuple(StartFacts(bool(i & 4), bool(i & 2), bool(i & 1)) for i in range(8))
+"""Every ``StartFacts`` there can be, made once: a response start picks one, allocates none."""
+
+
 def read_start(headers: Iterable[tuple[bytes, bytes]]) -> StartFacts:
-    """The ``Content-Type``, ``Content-Encoding`` and whether a cookie is set."""
+    """Whether the body is readable HTML, and whether a cookie is set."""
     content_type = b""
     encoding = b""
     sets_cookies = False
@@ -71,21 +77,16 @@ def read_start(headers: Iterable[tuple[bytes, bytes]]) -> StartFacts:
             sets_cookies = True
         else:
             encoding = value
-    return _new(StartFacts, (content_type, encoding, sets_cookies))
+    # Most responses are not text: they are told apart without a cache look-up.
+    html = bool(content_type) and content_type[0] in b"tT" and is_rewritable_html(content_type)
+    encoded = bool(encoding) and encoding.strip().lower() not in (b"", b"identity")
+    return _START_FACTS[html * 4 + encoded * 2 + sets_cookies]
 
 
 def is_page(facts: StartFacts, status: int, scope: Scope) -> bool:
     """Whether the response is an HTML page of the kind a banner goes in."""
-    content_type = facts.content_type
-    # Most responses are not text: they are told apart without a cache look-up.
-    if content_type[:4].lower() != b"text":
-        return False
-    encoding = facts.content_encoding
     return (
-        is_rewritable_html(content_type)
-        and (not encoding or encoding.strip().lower() in (b"", b"identity"))
-        and status in _PAGE_STATUSES
-        and scope["method"] != "HEAD"
+        facts.html and not facts.encoded and status in _PAGE_STATUSES and scope["method"] != "HEAD"
     )
 
 
@@ -122,24 +123,25 @@ class ResponseEditor:
         scope: Scope,
         visitor: Visitor,
         extra_headers: Sequence[tuple[bytes, bytes]],
-    ) -> EditedStart:
+    ) -> EditedStart | None:
         """The response start without refused cookies and, for a page to rewrite, its plan.
 
-        The message comes back as it was when nothing in it changes. A page's start
-        comes without ``Content-Length``, which the rewritten body sets.
+        None when the response needs nothing (it then goes on as the app sent it).
+        A page's start comes without ``Content-Length``, which the rewritten body sets.
         """
         headers = message.get("headers", ())
         if type(headers) is not list:
             headers = list(headers)
         facts = read_start(headers)
-        page = is_page(facts, message["status"], scope)
         if (
-            not page
+            not facts.html
             and not facts.sets_cookies
             and not visitor.refused_cookies
             and not extra_headers
         ):
-            return _new(EditedStart, (message, None))
+            # Nothing to do: most responses of most requests.
+            return None
+        page = is_page(facts, message["status"], scope)
         language = b""
         if page:
             dest = b""
@@ -180,7 +182,7 @@ class ResponseEditor:
         if len(edited) == len(headers) and not refused and not extra_headers:
             return None
         if refused:
-            host = _request_header(scope, b"host")
+            host = request_header(scope, b"host")
             edited.extend(self._policy.expiry_headers(refused, host, request_path(scope)))
         edited.extend(extra_headers)
         return edited
@@ -273,38 +275,6 @@ class ResponseEditor:
             cost += len(head) + len(body)
             self._pages.put(key, (head, body), cost)
         return head, body
-
-
-def csp_nonce(scope: Scope) -> str:
-    """The CSP nonce the app put in the scope, if any (``scope["csp_nonce"]`` or state)."""
-    nonce = scope.get("csp_nonce")
-    if nonce is None:
-        state = scope.get("state")
-        if isinstance(state, dict):
-            nonce = state.get("csp_nonce")
-    return nonce if isinstance(nonce, str) else ""
-
-
-def request_target(scope: Scope) -> str:
-    """The path and query of the request, as the browser asked for it."""
-    raw_path = scope.get("raw_path")
-    path = raw_path.decode("latin-1") if raw_path else scope["path"]
-    query: bytes = scope.get("query_string", b"")
-    return f"{path}?{query.decode('latin-1')}" if query else path
-
-
-def request_path(scope: Scope) -> str:
-    """The path of the request as the browser sent it (not percent-decoded)."""
-    raw_path = scope.get("raw_path")
-    return raw_path.decode("latin-1") if raw_path else scope["path"]  # type: ignore[no-any-return]
-
-
-def _request_header(scope: Scope, wanted: bytes) -> str:
-    """The value of the request header ``wanted`` (lower case), or empty."""
-    for name, value in scope["headers"]:
-        if name == wanted:
-            return value.decode("latin-1")  # type: ignore[no-any-return]
-    return ""
 
 
 def _add_vary_cookie(headers: Headers) -> None:

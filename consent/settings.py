@@ -9,16 +9,14 @@ configuration has to be checked on the request path.
 
 from __future__ import annotations
 
-import json
 import os
 import re
 from datetime import date
 from fnmatch import fnmatchcase
-from functools import cache
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -26,104 +24,29 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
-LOCALES = Path(__file__).parent / "locales"
-
-NECESSARY = "necessary"
-"""The built-in category: always granted, cannot be refused."""
-
-MAX_CONSENT_DAYS = 395
-"""Upper bound of any stored choice: 13 months, under the browsers' 400-day cap."""
-
-GOOGLE_CONSENT_TYPES = (
-    "ad_storage",
-    "ad_user_data",
-    "ad_personalization",
-    "analytics_storage",
-    "functionality_storage",
-    "personalization_storage",
+from .category import (
+    COOKIE_NAME,
+    GOOGLE_CONSENT_TYPES,
+    LOCALES,
+    MAX_CONSENT_DAYS,
+    NECESSARY,
+    Category,
+    bundled_locales,
+    cookie_patterns,
+    default_categories,
 )
-"""The Consent Mode v2 types a category may grant (``security_storage`` is always granted)."""
+from .globs import is_glob
 
-# RFC 6265 token characters: what a cookie name may be made of.
-_COOKIE_NAME = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
-# Cookie-name patterns: the same characters, plus the glob wildcards.
-_COOKIE_PATTERN = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z?\[\]]+$")
-
-CategoryKey = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_-]{0,31}$")]
-
-
-class Category(BaseModel):
-    """A purpose the visitor can grant or refuse, with the cookies it covers."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    key: CategoryKey
-    """Stable identifier: in the cookie, the log, forms and ``data-consent-category``."""
-    title: str = Field(min_length=1, max_length=80)
-    """Short name shown to the visitor, e.g. "Analytics"."""
-    description: str = Field(default="", max_length=1000)
-    """What the category does and who receives the data, shown to the visitor."""
-    cookies: tuple[str, ...] = ()
-    """Glob patterns (``*``, ``?``, ``[...]``) on cookie names, e.g. ``"_ga_*"``."""
-    gpc_opt_out: bool = False
-    """Denied when the browser sends ``Sec-GPC: 1``, unless the visitor chose it one by one."""
-    google_consent_types: tuple[str, ...] = ()
-    """Google Consent Mode types this category grants, e.g. ``"analytics_storage"``."""
-    titles: dict[str, str] = Field(default_factory=dict)
-    """``title`` in other languages, by locale: ``{"de": "Statistik"}``."""
-    descriptions: dict[str, str] = Field(default_factory=dict)
-    """``description`` in other languages, by locale."""
-
-    @field_validator("cookies")
-    @classmethod
-    def _cookie_patterns_are_names(cls, patterns: tuple[str, ...]) -> tuple[str, ...]:
-        return _cookie_patterns(patterns)
-
-    @field_validator("google_consent_types")
-    @classmethod
-    def _known_google_types(cls, types: tuple[str, ...]) -> tuple[str, ...]:
-        unknown = sorted(set(types) - set(GOOGLE_CONSENT_TYPES))
-        if unknown:
-            raise ValueError(
-                f"unknown Consent Mode type(s) {unknown}; "
-                f"known: {sorted(GOOGLE_CONSENT_TYPES)} (security_storage is always granted)"
-            )
-        return types
-
-
-_DEFAULT_COOKIES: dict[str, tuple[str, ...]] = {
-    "preferences": (),
-    "analytics": ("_ga", "_ga_*", "_gid", "_pk_id.*", "_pk_ses.*"),
-    "marketing": ("_fbp", "_gcl_au", "IDE"),
-}
-
-
-@cache
-def bundled_locales() -> dict[str, dict[str, Any]]:
-    """The texts shipped with the package, by locale (``en``, ``de``, ``ja``...)."""
-    return {
-        path.stem: json.loads(path.read_text(encoding="utf-8"))
-        for path in sorted(LOCALES.glob("*.json"))
-    }
-
-
-def default_categories() -> list[Category]:
-    """The categories a site gets when it declares none: the usual three, in every language."""
-    locales = bundled_locales()
-    return [
-        Category(
-            key=key,
-            title=locales["en"]["categories"][key]["title"],
-            description=locales["en"]["categories"][key]["description"],
-            cookies=cookies,
-            gpc_opt_out=key == "marketing",
-            titles={code: data["categories"][key]["title"] for code, data in locales.items()},
-            descriptions={
-                code: data["categories"][key]["description"] for code, data in locales.items()
-            },
-        )
-        for key, cookies in _DEFAULT_COOKIES.items()
-    ]
+__all__ = [
+    "GOOGLE_CONSENT_TYPES",
+    "LOCALES",
+    "MAX_CONSENT_DAYS",
+    "NECESSARY",
+    "Category",
+    "ConsentSettings",
+    "bundled_locales",
+    "default_categories",
+]
 
 
 class ConsentSettings(BaseSettings):
@@ -206,14 +129,14 @@ class ConsentSettings(BaseSettings):
     @field_validator("cookie_name")
     @classmethod
     def _cookie_name_is_a_token(cls, name: str) -> str:
-        if not _COOKIE_NAME.match(name):
+        if not COOKIE_NAME.match(name):
             raise ValueError(f"{name!r} is not a valid cookie name")
         return name
 
     @field_validator("necessary_cookies")
     @classmethod
     def _necessary_patterns(cls, patterns: tuple[str, ...]) -> tuple[str, ...]:
-        return _cookie_patterns(patterns)
+        return cookie_patterns(patterns)
 
     @field_validator("path_prefix")
     @classmethod
@@ -300,10 +223,10 @@ class ConsentSettings(BaseSettings):
         # A literal name in one category caught by another category's glob is the same
         # mistake in disguise: the visitor's choice for one would decide the other.
         for key, pattern in declared:
-            if _is_glob(pattern):
+            if is_glob(pattern):
                 continue
             for other_key, other in declared:
-                if other_key != key and _is_glob(other) and fnmatchcase(pattern, other):
+                if other_key != key and is_glob(other) and fnmatchcase(pattern, other):
                     raise ValueError(
                         f"categories: cookie {pattern!r} of {key!r} also matches pattern "
                         f"{other!r} of {other_key!r}; a cookie belongs to one category"
@@ -315,13 +238,7 @@ class ConsentSettings(BaseSettings):
         """Keys of the declared categories, in order, without ``necessary``."""
         return tuple(category.key for category in self.categories)
 
-
-def _cookie_patterns(patterns: tuple[str, ...]) -> tuple[str, ...]:
-    for pattern in patterns:
-        if not _COOKIE_PATTERN.match(pattern):
-            raise ValueError(f"{pattern!r} is not a cookie name or glob pattern")
-    return patterns
-
-
-def _is_glob(pattern: str) -> bool:
-    return any(char in pattern for char in "*?[")
+    @property
+    def gpc_opt_out_keys(self) -> frozenset[str]:
+        """Keys of the categories a ``Sec-GPC: 1`` signal opts out of."""
+        return frozenset(category.key for category in self.categories if category.gpc_opt_out)

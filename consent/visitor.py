@@ -57,7 +57,7 @@ class VisitorReader:
         self._policy = policy
         self._cookie_name = settings.cookie_name
         self._cookie_marker = settings.cookie_name.encode("latin-1") + b"="
-        self._gpc_categories = frozenset(c.key for c in settings.categories if c.gpc_opt_out)
+        self._gpc_categories = settings.gpc_opt_out_keys
         self._visitors: BoundedCache[bytes, tuple[Visitor, float]] = BoundedCache(
             BUDGETS["visitors"]
         )
@@ -162,3 +162,34 @@ def hide_refused_cookies(scope: Scope, visitor: Visitor) -> Scope:
     if allowed:
         headers.append((b"cookie", allowed))
     return {**scope, "headers": headers}
+
+
+def request_header(scope: Scope, wanted: bytes) -> str:
+    """The value of the request header ``wanted`` (lower case), or empty."""
+    for name, value in scope["headers"]:
+        if name == wanted:
+            return value.decode("latin-1")  # type: ignore[no-any-return]
+    return ""
+
+
+def request_path(scope: Scope) -> str:
+    """The path of the request as the browser sent it (not percent-decoded)."""
+    raw_path = scope.get("raw_path")
+    return raw_path.decode("latin-1") if raw_path else scope["path"]  # type: ignore[no-any-return]
+
+
+def request_target(scope: Scope) -> str:
+    """The path and query of the request, as the browser asked for it."""
+    query: bytes = scope.get("query_string", b"")
+    path = request_path(scope)
+    return f"{path}?{query.decode('latin-1')}" if query else path
+
+
+def csp_nonce(scope: Scope) -> str:
+    """The CSP nonce the app put in the scope, if any (``scope["csp_nonce"]`` or state)."""
+    nonce = scope.get("csp_nonce")
+    if nonce is None:
+        state = scope.get("state")
+        if isinstance(state, dict):
+            nonce = state.get("csp_nonce")
+    return nonce if isinstance(nonce, str) else ""

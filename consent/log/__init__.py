@@ -21,9 +21,9 @@ from .events import (
     ConsentEvent,
     CookieCount,
     Mechanism,
-    iso_utc,
     truncate_ip,
 )
+from .kinds import iso_utc
 from .purge import PurgePlan, PurgeResult, plan_purge, purge
 from .queries import ChainState, EventFilter
 from .read import (

@@ -16,10 +16,10 @@ from typing import Any, Final
 from sqlalchemy import Connection, Select, func, select
 
 from .chain import VERIFIED_COLUMNS
-from .events import (
+from .events import FIELDS_BY_NAME
+from .kinds import (
     BOOLEAN,
     CATEGORY_KEYS,
-    FIELDS_BY_NAME,
     INTEGER,
     OPTIONAL_TEXT,
     SEQUENCE,

@@ -15,7 +15,8 @@ from datetime import datetime
 from typing import Any, Final
 
 from .database import open_log
-from .events import FIELDS_BY_NAME, FieldKind
+from .events import FIELDS_BY_NAME
+from .kinds import FieldKind
 from .queries import (
     EVERY_EVENT,
     EventFilter,

@@ -30,7 +30,8 @@ from sqlalchemy import (
 
 from .chain import GENESIS_HASH
 from .errors import SchemaError
-from .events import SEQUENCE, STORED_FIELDS
+from .events import STORED_FIELDS
+from .kinds import SEQUENCE
 
 metadata = MetaData()
 

@@ -1,0 +1,117 @@
+"""Categories: the purposes a visitor grants or refuses, and the ones a site gets by default."""
+
+from __future__ import annotations
+
+import json
+import re
+from functools import cache
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+LOCALES = Path(__file__).parent / "locales"
+
+NECESSARY = "necessary"
+"""The built-in category: always granted, cannot be refused."""
+
+MAX_CONSENT_DAYS = 395
+"""Upper bound of any stored choice: 13 months, under the browsers' 400-day cap."""
+
+GOOGLE_CONSENT_TYPES = (
+    "ad_storage",
+    "ad_user_data",
+    "ad_personalization",
+    "analytics_storage",
+    "functionality_storage",
+    "personalization_storage",
+)
+"""The Consent Mode v2 types a category may grant (``security_storage`` is always granted)."""
+
+# RFC 6265 token characters: what a cookie name may be made of.
+COOKIE_NAME = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
+# Cookie-name patterns: the same characters, plus the glob wildcards.
+_COOKIE_PATTERN = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z?\[\]]+$")
+
+CategoryKey = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_-]{0,31}$")]
+
+
+class Category(BaseModel):
+    """A purpose the visitor can grant or refuse, with the cookies it covers."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    key: CategoryKey
+    """Stable identifier: in the cookie, the log, forms and ``data-consent-category``."""
+    title: str = Field(min_length=1, max_length=80)
+    """Short name shown to the visitor, e.g. "Analytics"."""
+    description: str = Field(default="", max_length=1000)
+    """What the category does and who receives the data, shown to the visitor."""
+    cookies: tuple[str, ...] = ()
+    """Glob patterns (``*``, ``?``, ``[...]``) on cookie names, e.g. ``"_ga_*"``."""
+    gpc_opt_out: bool = False
+    """Denied when the browser sends ``Sec-GPC: 1``, unless the visitor chose it one by one."""
+    google_consent_types: tuple[str, ...] = ()
+    """Google Consent Mode types this category grants, e.g. ``"analytics_storage"``."""
+    titles: dict[str, str] = Field(default_factory=dict)
+    """``title`` in other languages, by locale: ``{"de": "Statistik"}``."""
+    descriptions: dict[str, str] = Field(default_factory=dict)
+    """``description`` in other languages, by locale."""
+
+    @field_validator("cookies")
+    @classmethod
+    def _cookie_patterns_are_names(cls, patterns: tuple[str, ...]) -> tuple[str, ...]:
+        return cookie_patterns(patterns)
+
+    @field_validator("google_consent_types")
+    @classmethod
+    def _known_google_types(cls, types: tuple[str, ...]) -> tuple[str, ...]:
+        unknown = sorted(set(types) - set(GOOGLE_CONSENT_TYPES))
+        if unknown:
+            raise ValueError(
+                f"unknown Consent Mode type(s) {unknown}; "
+                f"known: {sorted(GOOGLE_CONSENT_TYPES)} (security_storage is always granted)"
+            )
+        return types
+
+
+_DEFAULT_COOKIES: dict[str, tuple[str, ...]] = {
+    "preferences": (),
+    "analytics": ("_ga", "_ga_*", "_gid", "_pk_id.*", "_pk_ses.*"),
+    "marketing": ("_fbp", "_gcl_au", "IDE"),
+}
+
+
+@cache
+def bundled_locales() -> dict[str, dict[str, Any]]:
+    """The texts shipped with the package, by locale (``en``, ``de``, ``ja``...)."""
+    return {
+        path.stem: json.loads(path.read_text(encoding="utf-8"))
+        for path in sorted(LOCALES.glob("*.json"))
+    }
+
+
+def default_categories() -> list[Category]:
+    """The categories a site gets when it declares none: the usual three, in every language."""
+    locales = bundled_locales()
+    return [
+        Category(
+            key=key,
+            title=locales["en"]["categories"][key]["title"],
+            description=locales["en"]["categories"][key]["description"],
+            cookies=cookies,
+            gpc_opt_out=key == "marketing",
+            titles={code: data["categories"][key]["title"] for code, data in locales.items()},
+            descriptions={
+                code: data["categories"][key]["description"] for code, data in locales.items()
+            },
+        )
+        for key, cookies in _DEFAULT_COOKIES.items()
+    ]
+
+
+def cookie_patterns(patterns: tuple[str, ...]) -> tuple[str, ...]:
+    for pattern in patterns:
+        if not _COOKIE_PATTERN.match(pattern):
+            raise ValueError(f"{pattern!r} is not a cookie name or glob pattern")
+    return patterns
