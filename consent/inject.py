@@ -14,7 +14,6 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Generator
-from typing import NamedTuple
 
 from starlette.types import Message, Send
 
@@ -366,55 +365,72 @@ class PageRewriter:
         return self._injector.feed(rest) + self._injector.finish()
 
 
-class PagePlan(NamedTuple):
-    """How to rewrite one page: its snippets, what goes live, its start if not rewritten."""
-
-    head: bytes
-    """What goes right after ``<head>`` (Consent Mode)."""
-    body: bytes
-    """What goes right before ``</body>`` (the banner or the settings control)."""
-    length: bytes | None
-    """``Content-Length`` as the app sent it."""
-    plain_start: Message
-    """The start to send instead if the body is not one to rewrite (``pathsend``)."""
-    live: frozenset[bytes]
-    """The granted categories whose gated tags go live (``necessary`` left out)."""
-
-
 class PageSender:
-    """Sends an HTML page's response on, its start held until the body comes, rewritten."""
+    """Sends an HTML page's response on, its start held until the body comes, rewritten.
 
-    __slots__ = ("_downstream", "_page", "_rewriter", "_start")
+    Made by ``ResponseEditor.page_sender`` for each page, with what goes in it.
+    """
 
-    def __init__(self, start: Message, page: PagePlan, send: Send) -> None:
-        self._start: Message | None = start
-        self._page = page
+    __slots__ = (
+        "_body",
+        "_downstream",
+        "_head",
+        "_length",
+        "_live",
+        "_plain_start",
+        "_rewriter",
+        "_start",
+    )
+
+    def __init__(
+        self,
+        start: Message,
+        plain_start: Message,
+        head: bytes,
+        body: bytes,
+        length: bytes | None,
+        live: frozenset[bytes],
+        send: Send,
+    ) -> None:
+        self._plain_start: Message | None = plain_start
+        """The start if the body is not one to rewrite (``pathsend``); None once sent."""
+        self._start = start
+        """The page's start: no ``Content-Length`` (the body sets it), ``Vary: Cookie``."""
+        self._head = head
+        """What goes right after ``<head>`` (Consent Mode)."""
+        self._body = body
+        """What goes right before ``</body>`` (the banner or the settings control)."""
+        self._length = length
+        """``Content-Length`` as the app sent it."""
+        self._live = live
+        """The granted categories whose gated tags go live (``necessary`` left out)."""
         self._downstream = send
         self._rewriter: PageRewriter | None = None
 
     async def send(self, message: Message) -> None:
         send = self._downstream
-        start = self._start
-        if start is not None:
-            self._start = None
-            head, snippet, length, plain_start, live = self._page
+        plain_start = self._plain_start
+        if plain_start is not None:
+            self._plain_start = None
             if message["type"] != "http.response.body":
                 # A body that is not ours to rewrite (pathsend, zero-copy): the
                 # headers go as the app made them, only stripped of refused cookies.
                 await send(plain_start)
                 await send(message)
                 return
+            start = self._start
             headers = start["headers"]
             if not message.get("more_body", False):
                 # The whole page is here: rewrite it first, then its length is exact.
-                body = rewrite_page(message.get("body", b""), head, snippet, live)
+                body = rewrite_page(message.get("body", b""), self._head, self._body, self._live)
                 headers.append((b"content-length", str(len(body)).encode("ascii")))
                 await send(start)
                 await send({"type": "http.response.body", "body": body})
                 return
-            granted = frozenset(key.decode("ascii") for key in live)
-            self._rewriter = PageRewriter(head, snippet, granted)
+            granted = frozenset(key.decode("ascii") for key in self._live)
+            self._rewriter = PageRewriter(self._head, self._body, granted)
             change = self._rewriter.size_change
+            length = self._length
             # Without a length known in advance the server sends the page chunked.
             if length is not None and change is not None and length.strip().isdigit():
                 headers.append((b"content-length", str(int(length) + change).encode("ascii")))

@@ -52,7 +52,7 @@ class ConsentMiddleware:
         self._read_visitor = VisitorReader(settings, consent_cookie, policy).read
         self._decisions = Decisions(settings, consent_cookie, policy, markup, log)
         self._endpoints = ConsentEndpoints(settings, self._decisions, policy, markup, assets)
-        self._responses = ResponseEditor(policy, markup, consent_mode, log)
+        self._edit_start = ResponseEditor(policy, markup, consent_mode, log).edit_start
         self._own_path_starts = (settings.path_prefix, GPC_PATH)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -78,7 +78,7 @@ class ConsentMiddleware:
             extra_headers = await self._decisions.honour_gpc(scope, visitor)
         if visitor.allowed_cookie_header is not None:
             scope = hide_refused_cookies(scope, visitor)
-        edit_start = self._responses.edit_start
+        edit_start = self._edit_start
         page_sender: PageSender | None = None
 
         # Not a coroutine function: most messages go on as the awaitable of ``send``
@@ -88,14 +88,14 @@ class ConsentMiddleware:
             if page_sender is not None:
                 return page_sender.send(message)
             if message["type"] == "http.response.start":
-                edited = edit_start(message, scope, visitor, extra_headers)
+                edited = edit_start(message, scope, visitor, extra_headers, send)
                 if edited is None:
                     return send(message)
-                message, page = edited
-                if page is not None:
+                if isinstance(edited, PageSender):
                     # Held until the body shows whether it can be rewritten.
-                    page_sender = PageSender(message, page, send)
+                    page_sender = edited
                     return SENT
+                return send(edited)
             return send(message)
 
         await self.app(scope, receive, send_with_consent)

@@ -1,9 +1,10 @@
 """The response start: refused ``Set-Cookie`` out, expiry in, ``Vary``, and the page plan.
 
 ``ResponseEditor.edit_start`` runs once per response, in named steps:
-``read_start`` (what the headers say), ``is_page`` (whether the body gets a
-snippet), ``cookie_headers`` (the ``Set-Cookie`` list as the visitor's choice
-allows) and ``plan_page`` (the snippets and the page's start).
+``read_start`` (whether the body gets a snippet, whether a cookie is set),
+``cookie_headers`` (the ``Set-Cookie`` list as the visitor's choice allows) and
+``page_sender`` (the page's start and its snippets, from ``page_snippets``,
+handed to the ``PageSender`` that rewrites the body).
 """
 
 from __future__ import annotations
@@ -12,21 +13,18 @@ import functools
 from collections.abc import Iterable, Sequence
 from typing import NamedTuple
 
-from starlette.types import Message, Scope
+from starlette.types import Message, Scope, Send
 
 from .banner import BannerMarkup, ConsentModeTag, Snippet
 from .cache import BUDGETS, BoundedCache
 from .cookie_headers import set_cookie_pair
 from .cookies import CookiePolicy
-from .inject import PagePlan
+from .inject import PageSender
 from .log import ConsentLog
 from .state import UNDECIDED_GRANTS, ConsentState
 from .visitor import Visitor, csp_nonce, request_header, request_path, request_target
 
 Headers = list[tuple[bytes, bytes]]
-
-_new = tuple.__new__
-"""Builds a named tuple without its Python-level ``__new__`` (five times faster)."""
 
 # Statuses whose body is a page a visitor reads (not a redirect, an empty or a partial body).
 _PAGE_STATUSES = frozenset({200, 201, 202, 203}) | frozenset(range(400, 600))
@@ -38,28 +36,22 @@ _PAGE_HEADERS = frozenset({b"content-length", b"vary"})
 
 
 class StartFacts(NamedTuple):
-    """What a response start's headers say about what the middleware must do."""
+    """What a response start says about what the middleware must do."""
 
-    html: bool
-    """``Content-Type`` is HTML in an ASCII-compatible encoding."""
-    encoded: bool
-    """``Content-Encoding`` is other than ``identity``: the body is not ours to read."""
+    page: bool
+    """An HTML page of the kind a banner goes in: readable HTML, a page status, not HEAD."""
     sets_cookies: bool
 
 
-class EditedStart(NamedTuple):
-    """The response start to send, and for a page to rewrite, its plan."""
-
-    start: Message
-    page: PagePlan | None
-
-
-_START_FACTS = tuple(StartFacts(bool(i & 4), bool(i & 2), bool(i & 1)) for i in range(8))
-"""Every ``StartFacts`` there can be, made once: a response start picks one, allocates none."""
+# Every ``StartFacts`` there can be, made once: a response start picks one, allocates none.
+_NEITHER = StartFacts(page=False, sets_cookies=False)
+_SETS_COOKIES = StartFacts(page=False, sets_cookies=True)
+_PAGE = StartFacts(page=True, sets_cookies=False)
+_PAGE_SETTING_COOKIES = StartFacts(page=True, sets_cookies=True)
 
 
-def read_start(headers: Iterable[tuple[bytes, bytes]]) -> StartFacts:
-    """Whether the body is readable HTML, and whether a cookie is set."""
+def read_start(message: Message, headers: Headers, scope: Scope) -> StartFacts:
+    """Whether the response is a page for a banner, and whether it sets a cookie."""
     content_type = b""
     encoding = b""
     sets_cookies = False
@@ -78,16 +70,17 @@ def read_start(headers: Iterable[tuple[bytes, bytes]]) -> StartFacts:
         else:
             encoding = value
     # Most responses are not text: they are told apart without a cache look-up.
-    html = bool(content_type) and content_type[0] in b"tT" and is_rewritable_html(content_type)
-    encoded = bool(encoding) and encoding.strip().lower() not in (b"", b"identity")
-    return _START_FACTS[html * 4 + encoded * 2 + sets_cookies]
-
-
-def is_page(facts: StartFacts, status: int, scope: Scope) -> bool:
-    """Whether the response is an HTML page of the kind a banner goes in."""
-    return (
-        facts.html and not facts.encoded and status in _PAGE_STATUSES and scope["method"] != "HEAD"
-    )
+    if (
+        content_type
+        and content_type[0] in b"tT"
+        and is_rewritable_html(content_type)
+        # Another encoding (gzip...) makes the body not ours to read.
+        and (not encoding or encoding.strip().lower() in (b"", b"identity"))
+        and message["status"] in _PAGE_STATUSES
+        and scope["method"] != "HEAD"
+    ):
+        return _PAGE_SETTING_COOKIES if sets_cookies else _PAGE
+    return _SETS_COOKIES if sets_cookies else _NEITHER
 
 
 @functools.lru_cache(maxsize=64)
@@ -123,25 +116,21 @@ class ResponseEditor:
         scope: Scope,
         visitor: Visitor,
         extra_headers: Sequence[tuple[bytes, bytes]],
-    ) -> EditedStart | None:
-        """The response start without refused cookies and, for a page to rewrite, its plan.
+        send: Send,
+    ) -> Message | PageSender | None:
+        """The response start to send or, for a page to rewrite, the ``PageSender`` of it.
 
         None when the response needs nothing (it then goes on as the app sent it).
-        A page's start comes without ``Content-Length``, which the rewritten body sets.
         """
         headers = message.get("headers", ())
         if type(headers) is not list:
             headers = list(headers)
-        facts = read_start(headers)
-        if (
-            not facts.html
-            and not facts.sets_cookies
-            and not visitor.refused_cookies
-            and not extra_headers
-        ):
+        facts = read_start(message, headers, scope)
+        refused = visitor.refused_cookies
+        if not facts.page and not facts.sets_cookies and not refused and not extra_headers:
             # Nothing to do: most responses of most requests.
             return None
-        page = is_page(facts, message["status"], scope)
+        page = facts.page
         language = b""
         if page:
             dest = b""
@@ -154,15 +143,15 @@ class ResponseEditor:
             # fragment fetched by script (htmx, Turbo), which would get a banner each.
             page = dest in (b"", b"document")
         plain_start = message
-        if facts.sets_cookies or visitor.refused_cookies or extra_headers:
+        if facts.sets_cookies or refused or extra_headers:
             edited = self.cookie_headers(headers, facts, scope, visitor, extra_headers)
             if edited is not None:
                 headers = edited
                 _add_vary_cookie(headers)
                 plain_start = {**message, "headers": headers}
         if not page:
-            return _new(EditedStart, (plain_start, None))
-        return self.plan_page(message, headers, plain_start, scope, visitor, language)
+            return plain_start
+        return self.page_sender(message, headers, plain_start, scope, visitor, language, send)
 
     def cookie_headers(
         self,
@@ -215,7 +204,7 @@ class ResponseEditor:
             kept.append((name, value))
         return kept
 
-    def plan_page(
+    def page_sender(
         self,
         message: Message,
         headers: Headers,
@@ -223,8 +212,9 @@ class ResponseEditor:
         scope: Scope,
         visitor: Visitor,
         language: bytes,
-    ) -> EditedStart:
-        """The page's start (no ``Content-Length``, ``Vary: Cookie``) and its snippets."""
+        send: Send,
+    ) -> PageSender:
+        """The page's sender: its start (no ``Content-Length``, ``Vary: Cookie``), its snippets."""
         page_headers: Headers = []
         length = None
         varies = False
@@ -241,9 +231,9 @@ class ResponseEditor:
         if not varies:
             page_headers.append((b"vary", b"Cookie"))
         head, body = self.page_snippets(scope, visitor.state, language)
-        plan = _new(PagePlan, (head, body, length, plain_start, visitor.live_categories))
         start: Message = {**message, "headers": page_headers}
-        return _new(EditedStart, (start, plan))
+        live = visitor.live_categories
+        return PageSender(start, plain_start, head, body, length, live, send)
 
     def page_snippets(
         self, scope: Scope, state: ConsentState, accept_language: bytes
@@ -256,7 +246,8 @@ class ResponseEditor:
         # language, page and choice. (A nonce is new each time: nothing to keep.)
         key = (accept_language, target, query, state.decided, state.gpc, state.granted)
         if not nonce:
-            found = self._pages.get(key)
+            find = self._pages.get  # called as a local: a slot's method is not looked up faster
+            found = find(key)
             if found is not None:
                 return found
         markup = self._markup.for_request(accept_language.decode("latin-1"))
