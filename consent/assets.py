@@ -26,6 +26,8 @@ class Assets:
         self.files: dict[str, tuple[bytes, str]] = {}
         self.urls: dict[str, str] = {}
         """The URL of each file, by its plain name (``consent.css``)."""
+        self.sources: dict[str, str] = {}
+        """The text of each file, by its plain name, for pages that inline it."""
         for path in sorted(_static_dir().iterdir()):
             media_type = _MEDIA_TYPES.get(path.suffix)
             if media_type is None:
@@ -35,6 +37,7 @@ class Assets:
             name = f"{path.stem}.{digest}{path.suffix}"
             self.files[name] = (content, media_type)
             self.urls[path.name] = f"{prefix}/static/{name}"
+            self.sources[path.name] = content.decode("utf-8")
 
     def response(self, name: str) -> Response:
         """The file called ``name`` (hash included), cacheable for a year, or 404."""

@@ -42,7 +42,10 @@ class Snippet:
     """Pre-rendered markup with holes for per-request values."""
 
     parts: tuple[bytes | int, ...]
-    """Byte strings, and hole numbers (``NEXT``, ``NEXT_QUERY``, ``NONCE``, ``GRANTED``)."""
+    """Byte strings, and hole numbers (``NEXT``, ``NEXT_QUERY``, ``NONCE``, ``GRANTED``).
+
+    ``NONCE`` stands for a whole `` nonce="..."`` attribute, or nothing.
+    """
 
     def render(
         self, next_url: str, nonce: str = "", granted: frozenset[str] = frozenset()
@@ -51,7 +54,10 @@ class Snippet:
         fills = (
             html.escape(next_url).encode("ascii", "xmlcharrefreplace"),
             quote(next_url, safe="/").encode("ascii"),
-            html.escape(nonce).encode("ascii", "xmlcharrefreplace"),
+            # The whole attribute: no empty nonce="" without a nonce.
+            b' nonce="' + html.escape(nonce).encode("ascii", "xmlcharrefreplace") + b'"'
+            if nonce
+            else b"",
             " ".join(sorted(granted - {NECESSARY})).encode("ascii"),
         )
         return b"".join(fills[part] if isinstance(part, int) else part for part in self.parts)
@@ -71,6 +77,33 @@ def _snippet(markup: str) -> Snippet:
         parts.append(rest[:index].encode("ascii", "xmlcharrefreplace"))
         parts.append(hole)
         rest = rest[index + len(_HOLES[hole]) :]
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class PageMarkup:
+    """What one kind of visitor gets in a page: where the body starts, and at its end.
+
+    The banner goes where the body starts, first in the focus order, and is
+    ``hidden`` until the stylesheet that comes after it shows it: it never shows
+    half-loaded, however its bytes arrive. With a CSP nonce the stylesheet is
+    inline, right after the banner; without one, it is preloaded and
+    ``consent.js`` applies it (a ``<noscript>`` link does with JavaScript off):
+    either way no request of ours holds up the first paint. The "Cookie
+    settings" control and its stylesheet go before ``</body>``.
+    """
+
+    front: Snippet
+    end: Snippet
+    front_with_nonce: Snippet
+    end_with_nonce: Snippet
+
+    def render(self, next_url: str, nonce: str, granted: frozenset[str]) -> tuple[bytes, bytes]:
+        """The front and end markup for one request."""
+        if nonce:
+            front, end = self.front_with_nonce, self.end_with_nonce
+        else:
+            front, end = self.front, self.end
+        return front.render(next_url, nonce, granted), end.render(next_url, nonce, granted)
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,16 +126,19 @@ class LocalizedMarkup:
         settings: ConsentSettings,
         environment: Environment,
         assets: Mapping[str, str],
+        stylesheet: str,
     ) -> None:
         self.locale = locale
         self.texts = dict(texts)
         self.categories = [_localize(category, locale) for category in settings.categories]
+        self._stylesheet_url = assets["consent.css"]
         self._environment = environment
         self._common: dict[str, Any] = {
             "texts": self.texts,
             "locale": locale,
             "categories": self.categories,
             "privacy_policy_url": settings.privacy_policy_url,
+            "banner_position": settings.banner_position,
             "action_url": settings.path_prefix,
             "preferences_url": f"{settings.path_prefix}/preferences",
             "stylesheet_url": assets["consent.css"],
@@ -113,11 +149,21 @@ class LocalizedMarkup:
             "granted": _HOLES[GRANTED],
             "config": json.dumps(self._script_config(settings), separators=(",", ":")),
         }
-        self.banner = self._snippet(decided=False, gpc=False)
-        self.banner_gpc = self._snippet(decided=False, gpc=True)
-        self.settings_control = self._snippet(decided=True)
+        nonce = _HOLES[NONCE]
+        href = html.escape(assets["consent.css"])
+        self._link = f'<link rel="stylesheet" href="{href}"{nonce}>'
+        self._style = f"<style{nonce}>{stylesheet}</style>"
+        # Without a nonce: fetched early without blocking anything, applied by
+        # consent.js; with JavaScript off, linked.
+        self._deferred_link = (
+            f'<link rel="preload" as="style" href="{href}">'
+            f'<noscript><link rel="stylesheet" href="{href}"></noscript>'
+        )
+        self.banner = self._page_markup(decided=False, gpc=False)
+        self.banner_gpc = self._page_markup(decided=False, gpc=True)
+        self.settings_control = self._page_markup(decided=True)
         # With something granted, withdrawing takes one click, as giving did.
-        self.settings_control_withdraw = self._snippet(decided=True, withdrawable=True)
+        self.settings_control_withdraw = self._page_markup(decided=True, withdrawable=True)
         self.notice = self._notice(settings)
         self.notice_hash = hashlib.sha256(
             json.dumps(self.notice, sort_keys=True, ensure_ascii=False).encode("utf-8")
@@ -126,9 +172,18 @@ class LocalizedMarkup:
     def _render(self, template: str, **values: Any) -> str:
         return self._environment.get_template(template).render({**self._common, **values})
 
-    def _snippet(self, *, decided: bool, gpc: bool = False, withdrawable: bool = False) -> Snippet:
-        return _snippet(
-            self._render("snippet.html", decided=decided, gpc=gpc, withdrawable=withdrawable)
+    def _page_markup(
+        self, *, decided: bool, gpc: bool = False, withdrawable: bool = False
+    ) -> PageMarkup:
+        root = self._render("snippet.html", decided=decided, gpc=gpc, withdrawable=withdrawable)
+        if decided:
+            end = self._link + root
+            return PageMarkup(_snippet(""), _snippet(end), _snippet(""), _snippet(end))
+        return PageMarkup(
+            front=_snippet(root + self._deferred_link),
+            end=_snippet(""),
+            front_with_nonce=_snippet(root + self._style),
+            end_with_nonce=_snippet(""),
         )
 
     def preferences_page(self, *, next_url: str, granted: frozenset[str], gpc: bool) -> bytes:
@@ -145,6 +200,7 @@ class LocalizedMarkup:
         return {
             "endpoint": settings.path_prefix,
             "preferences": f"{settings.path_prefix}/preferences",
+            "stylesheet": self._stylesheet_url,
             "locale": self.locale,
             "cookies": {
                 c.key: [js_regex_source(pattern) for pattern in c.cookies]
@@ -190,7 +246,9 @@ def _localize(category: Category, locale: str) -> LocalizedCategory:
 class BannerMarkup:
     """The markup of every available language, and the choice among them."""
 
-    def __init__(self, settings: ConsentSettings, assets: Mapping[str, str]) -> None:
+    def __init__(
+        self, settings: ConsentSettings, assets: Mapping[str, str], stylesheet: str
+    ) -> None:
         environment = Environment(
             loader=FileSystemLoader(TEMPLATES),
             autoescape=select_autoescape(default=True, default_for_string=True),
@@ -199,7 +257,9 @@ class BannerMarkup:
         self.locales: dict[str, LocalizedMarkup] = {}
         for locale in settings.available_locales:
             texts = {**bundled.get(locale, {}).get("texts", {}), **settings.texts.get(locale, {})}
-            self.locales[locale] = LocalizedMarkup(locale, texts, settings, environment, assets)
+            self.locales[locale] = LocalizedMarkup(
+                locale, texts, settings, environment, assets, stylesheet
+            )
         self.default = self.locales[settings.locale or settings.default_locale]
         self._forced = settings.locale is not None
         self._negotiated: BoundedCache[str, LocalizedMarkup] = BoundedCache(BUDGETS["languages"])
@@ -239,14 +299,17 @@ class ConsentModeTag:
 
     Everything starts ``denied`` (``security_storage`` is always ``granted``); a
     decided visitor's page also sends the ``update`` with their choice, since
-    Consent Mode stores nothing itself.
+    Consent Mode stores nothing itself. With a CSP nonce the script is inline
+    (no request holds up the first paint); without one it is the external file,
+    which a strict CSP allows.
     """
 
-    def __init__(self, settings: ConsentSettings, script_url: str) -> None:
+    def __init__(self, settings: ConsentSettings, script_url: str, source: str) -> None:
         self._types = {c.key: c.google_consent_types for c in settings.categories}
         self.enabled = any(self._types.values())
         self._script_url = script_url
-        self._tags: dict[tuple[bool, frozenset[str]], Snippet] = {}
+        self._source = source
+        self._tags: dict[tuple[bool, frozenset[str], bool], Snippet] = {}
 
     def state(self, decided: bool, granted: frozenset[str]) -> dict[str, Any]:
         """The ``default`` and ``update`` commands for a visitor."""
@@ -261,14 +324,17 @@ class ConsentModeTag:
 
     def render(self, decided: bool, granted: frozenset[str], nonce: str) -> bytes:
         """The tag for one request."""
-        key = (decided, granted)
+        key = (decided, granted, bool(nonce))
         tag = self._tags.get(key)
         if tag is None:
             data = html.escape(json.dumps(self.state(decided, granted), separators=(",", ":")))
-            tag = _snippet(
-                f'<script src="{html.escape(self._script_url)}" nonce="{_HOLES[NONCE]}" '
-                f'data-consent-mode="{data}"></script>'
-            )
+            hole = _HOLES[NONCE]
+            if nonce:
+                markup = f'<script{hole} data-consent-mode="{data}">{self._source}</script>'
+            else:
+                src = html.escape(self._script_url)
+                markup = f'<script src="{src}" data-consent-mode="{data}"></script>'
+            tag = _snippet(markup)
             # Few distinct choices exist, but keep the cache bounded all the same.
             if len(self._tags) < 256:
                 self._tags[key] = tag

@@ -1,36 +1,50 @@
-"""Streaming HTML injection: put a snippet before the document's last ``</body>``.
+"""Streaming HTML changes: snippets where the page's head and body start, and before
+the document's last ``</body>``; gated tags of granted categories made live.
 
-The body is never buffered whole. Bytes before a ``</body>`` candidate are
-sent as they come; from the candidate on they are held, because a later
-``</body>`` (the first one may sit in a script string) would move the
-insertion point. If more than ``hold_limit`` bytes follow a candidate without
-another one, the candidate is given up and the snippet goes at the very end,
-which browsers still place inside the body. The output is the same for every
-way the body may be split into chunks.
+The body is never buffered whole. ``HeadInserter`` holds at most the first 8 KiB
+while it looks for ``<head>``; ``BodyStartInserter`` holds only an unfinished
+tag. ``BodyInjector`` sends the bytes before a ``</body>`` candidate as they
+come and holds from the candidate on, because a later ``</body>`` (the first
+one may sit in a script string) would move the insertion point; if more than
+``hold_limit`` bytes follow a candidate without another one, the candidate is
+given up and the snippet goes at the very end, which browsers still place
+inside the body (so only the last ``hold_limit`` bytes of each chunk need
+searching). The output is the same for every way the body may be split into
+chunks.
 """
 
 from __future__ import annotations
 
-import functools
+import itertools
 import re
-from collections.abc import Generator
+from collections.abc import Callable, Generator
+from typing import NamedTuple
 
+import stringzilla
 from starlette.types import Message, Send
+
+from .body_start import BodyStart, head_run_end
+
+# StringZilla's SIMD search runs 2-6 times as fast as ``bytes.rfind`` over a page
+# (docs/benchmarks.md); typed here, as the library ships no annotations.
+_rfind: Callable[[bytes, bytes, int, int], int] = stringzilla.rfind
 
 _UPPER_MARKERS = (b"</BODY", b"</Body")
 _MARKER_LENGTH = len(b"</body")
-HOLD_LIMIT = 64 * 1024
+HOLD_LIMIT = 16 * 1024
 
 
-def last_marker(data: bytes) -> int:
-    """Index of the last ``</body`` (in the usual spellings) in ``data``, or -1."""
-    index = data.rfind(b"</body")
+def last_marker(data: bytes, start: int = 0) -> int:
+    """Index of the last ``</body`` (in the usual spellings) in ``data[start:]``, or -1."""
+    end = len(data)
+    index = _rfind(data, b"</body", start, end)
     # The other spellings only need searching after the last lower-case one.
-    upper = data.rfind(b"</B", index + 1)
-    while upper > index:
+    after = max(index + 1, start)
+    upper = _rfind(data, b"</B", after, end)
+    while upper >= after:
         if data.startswith(_UPPER_MARKERS, upper):
             return upper
-        upper = data.rfind(b"</B", index + 1, upper)
+        upper = _rfind(data, b"</B", after, upper)
     return index
 
 
@@ -50,7 +64,8 @@ class BodyInjector:
     def feed(self, chunk: bytes) -> bytes:
         """The bytes that can be sent now, given the next chunk of the body."""
         data = self._held + chunk if self._held else chunk
-        index = last_marker(data)
+        # Only the last hold_limit bytes can hold a candidate worth holding.
+        index = last_marker(data, max(0, len(data) - self._hold_limit))
         if index >= 0:
             self._held = data[index:]
             self._candidate = True
@@ -93,27 +108,28 @@ class HeadInserter:
     ``search_limit`` bytes; a document without one is left as it is.
     """
 
-    __slots__ = ("_done", "_held", "_search_limit", "_snippet", "inserted")
+    __slots__ = ("_held", "_search_limit", "_snippet", "done", "inserted")
 
     def __init__(self, snippet: bytes, search_limit: int = HEAD_SEARCH_LIMIT) -> None:
         self._snippet = snippet
         self._search_limit = search_limit
         self._held = b""
-        self._done = False
+        self.done = False
+        """Whether the tag was found or given up (``inserted`` tells which)."""
         self.inserted = False
 
     def feed(self, chunk: bytes) -> bytes:
         """The bytes that can be sent now."""
-        if self._done:
+        if self.done:
             return chunk
         data = self._held + chunk
         match = _HEAD_OPEN.search(data, 0, self._search_limit)
         if match is not None:
-            self._done = self.inserted = True
+            self.done = self.inserted = True
             self._held = b""
             return data[: match.end()] + self._snippet + data[match.end() :]
         if len(data) >= self._search_limit:
-            self._done = True
+            self.done = True
             self._held = b""
             return data
         self._held = data
@@ -122,8 +138,45 @@ class HeadInserter:
     def finish(self) -> bytes:
         """What is still held: a short document without ``<head>``."""
         held, self._held = self._held, b""
-        self._done = True
+        self.done = True
         return held
+
+
+class BodyStartInserter:
+    """Puts a snippet where the body starts (``body_start.BodyStart``), as the page streams.
+
+    Only an unfinished tag at the end of a chunk is held; a document that ends
+    before its body starts gets the snippet at the end.
+    """
+
+    __slots__ = ("_finder", "_held", "snippet")
+
+    def __init__(self, snippet: bytes) -> None:
+        self.snippet = snippet
+        self._finder: BodyStart | None = BodyStart()
+        self._held = b""
+
+    def feed(self, chunk: bytes) -> bytes:
+        """The bytes that can be sent now."""
+        finder = self._finder
+        if finder is None:
+            return chunk
+        data = self._held + chunk if self._held else chunk
+        found, safe = finder.scan(data)
+        if found >= 0:
+            self._finder = None
+            self._held = b""
+            return data[:found] + self.snippet + data[found:]
+        self._held = data[safe:]
+        return data[:safe]
+
+    def finish(self) -> bytes:
+        """The rest: what was held, and the snippet if the body never started."""
+        held, self._held = self._held, b""
+        if self._finder is None:
+            return held
+        self._finder = None
+        return held + self.snippet
 
 
 TAG_LIMIT = 16 * 1024
@@ -233,10 +286,10 @@ def _marker_positions(data: bytes) -> list[int]:
     # candidate skips ahead. The marker cannot overlap itself, so the occurrences
     # are the same either way.
     positions: list[int] = []
-    index = data.rfind(_GATED_MARKER)
+    index = _rfind(data, _GATED_MARKER, 0, len(data))
     while index >= 0:
         positions.append(index)
-        index = data.rfind(_GATED_MARKER, 0, index)
+        index = _rfind(data, _GATED_MARKER, 0, index)
     positions.reverse()
     return positions
 
@@ -256,39 +309,55 @@ def _apply(data: bytes, edits: list[tuple[int, int, bytes]]) -> bytes:
 def rewrite_page(
     body: bytes,
     head_snippet: bytes,
-    body_snippet: bytes,
+    front_snippet: bytes,
+    end_snippet: bytes,
     granted: frozenset[bytes] = frozenset(),
 ) -> bytes:
     """What ``PageRewriter`` makes of a page whose body came in one piece.
 
     The same bytes, found in one pass and copied once: the head snippet after
     ``<head>``, gated tags of the ``granted`` categories (keys as bytes) made
-    live, and the body snippet before the last ``</body>``. (Tags and ``<head>``
-    hold no ``<`` or ``>`` inside, so these places never overlap.)
+    live, the front snippet where the body starts and the end snippet before
+    the last ``</body>``.
     """
     edits = _activations(body, granted, TAG_LIMIT) if granted else []
+    front, end = front_snippet, end_snippet
     if head_snippet:
         match = _HEAD_OPEN.search(body, 0, HEAD_SEARCH_LIMIT)
         if match is None:
-            body_snippet = head_snippet + body_snippet
+            if front:
+                front = head_snippet + front
+            else:
+                end = head_snippet + end
         else:
             edits.append((match.end(), match.end(), head_snippet))
-            edits.sort()  # no two edits start and end at the same place
-    index = last_marker(body)
-    if index < 0 or len(body) - index > HOLD_LIMIT:
-        edits.append((len(body), len(body), body_snippet))
-    elif not edits or index >= edits[-1][1]:
-        edits.append((index, index, body_snippet))
-    else:
-        # An odd page whose last </body> comes before <head> or a gated tag.
-        injector = BodyInjector(body_snippet)
-        return injector.feed(_apply(body, edits)) + injector.finish()
+            if front and not _outside_markup(body, match.end()):
+                # <head> inside a script or a comment: read as the stream reads it.
+                rewriter = PageRewriter(head_snippet, front_snippet, end_snippet, granted=granted)
+                return rewriter.feed(body) + rewriter.finish()
+    if front:
+        found, _ = BodyStart().scan(body)
+        start = found if found >= 0 else len(body)
+        edits.append((start, start, front))
+    if end:
+        index = last_marker(body, max(0, len(body) - HOLD_LIMIT))
+        if index < 0:
+            index = len(body)
+        edits.append((index, index, end))
+    edits.sort()
+    for before, after in itertools.pairwise(edits):
+        if after[0] < before[1] or (after[0] == before[0] and after[1] == before[1]):
+            # An odd page (its last </body> in a gated tag, or before <head>, or its
+            # body starting in a tag made live): made as the stream would make it.
+            rewriter = PageRewriter(head_snippet, front_snippet, end_snippet, granted=granted)
+            return rewriter.feed(body) + rewriter.finish()
     return _apply(body, edits)
 
 
-@functools.lru_cache(maxsize=256)
-def _as_bytes(keys: frozenset[str]) -> frozenset[bytes]:
-    return frozenset(key.encode("ascii") for key in keys)
+def _outside_markup(body: bytes, index: int) -> bool:
+    """Whether ``body[index]`` comes before the body starts and outside any tag or text
+    of an element: a snippet put there cannot change where the body starts."""
+    return head_run_end(body, index) == index
 
 
 class TagActivator:
@@ -301,8 +370,8 @@ class TagActivator:
 
     __slots__ = ("_granted", "_held", "_tag_limit")
 
-    def __init__(self, granted: frozenset[str], tag_limit: int = TAG_LIMIT) -> None:
-        self._granted = _as_bytes(granted)
+    def __init__(self, granted: frozenset[bytes], tag_limit: int = TAG_LIMIT) -> None:
+        self._granted = granted
         self._tag_limit = tag_limit
         self._held = b""
 
@@ -327,42 +396,82 @@ class PageRewriter:
     """Every change the middleware makes to an HTML page, applied as it streams.
 
     In order: the head snippet after ``<head>`` (Consent Mode, which must come
-    before any other tag), granted tags made live, and the body snippet before
-    the last ``</body>``. A page without ``<head>`` gets the head snippet with
-    the body snippet, so the size change is known in advance unless tags are
-    rewritten.
+    before any other tag), granted tags made live, the front snippet where the
+    body starts (the banner, first in the focus order) and the end snippet
+    before the last ``</body>`` (the "Cookie settings" control, the
+    stylesheet). A page without ``<head>`` gets the head snippet with the front
+    snippet (or the end one), so the size change is known in advance unless
+    tags are rewritten.
     """
 
-    __slots__ = ("_activator", "_head", "_head_snippet", "_injector", "size_change")
+    __slots__ = ("_activator", "_end", "_front", "_head", "_head_snippet", "size_change")
 
     def __init__(
-        self, head_snippet: bytes, body_snippet: bytes, granted: frozenset[str] = frozenset()
+        self,
+        head_snippet: bytes,
+        front_snippet: bytes,
+        end_snippet: bytes,
+        granted: frozenset[bytes] = frozenset(),
     ) -> None:
         self._head_snippet = head_snippet
         self._head = HeadInserter(head_snippet) if head_snippet else None
         self._activator = TagActivator(granted) if granted else None
-        self._injector = BodyInjector(body_snippet)
-        self.size_change: int | None = None if granted else len(head_snippet) + len(body_snippet)
+        self._front = BodyStartInserter(front_snippet) if front_snippet else None
+        self._end = BodyInjector(end_snippet) if end_snippet or not front_snippet else None
+        change = len(head_snippet) + len(front_snippet) + len(end_snippet)
+        self.size_change: int | None = None if granted else change
         """Bytes the page grows by, or None when it cannot be known before the end."""
 
     def feed(self, chunk: bytes) -> bytes:
         """The bytes that can be sent now."""
-        if self._head is not None:
-            chunk = self._head.feed(chunk)
+        head = self._head
+        if head is not None:
+            chunk = head.feed(chunk)
+            if head.done:
+                self._head = None
+                if not head.inserted:
+                    self._place_head_snippet()
         if self._activator is not None:
             chunk = self._activator.feed(chunk)
-        return self._injector.feed(chunk)
+        if self._front is not None:
+            chunk = self._front.feed(chunk)
+        if self._end is not None:
+            chunk = self._end.feed(chunk)
+        return chunk
 
     def finish(self) -> bytes:
         """The rest of the page."""
         rest = b""
-        if self._head is not None:
-            rest = self._head.finish()
-            if not self._head.inserted:
-                self._injector.prepend_to_snippet(self._head_snippet)
+        head = self._head
+        if head is not None:
+            rest = head.finish()
+            if not head.inserted:
+                self._place_head_snippet()
         if self._activator is not None:
             rest = self._activator.feed(rest) + self._activator.finish()
-        return self._injector.feed(rest) + self._injector.finish()
+        if self._front is not None:
+            rest = self._front.feed(rest) + self._front.finish()
+        if self._end is not None:
+            rest = self._end.feed(rest) + self._end.finish()
+        return rest
+
+    def _place_head_snippet(self) -> None:
+        """A page without ``<head>``: the head snippet goes with the first other snippet."""
+        if self._front is not None:
+            self._front.snippet = self._head_snippet + self._front.snippet
+        elif self._end is not None:
+            self._end.prepend_to_snippet(self._head_snippet)
+
+
+class Snippets(NamedTuple):
+    """What goes in one page, by place."""
+
+    head: bytes
+    """Right after ``<head>``: Consent Mode's defaults."""
+    front: bytes
+    """Where the body starts: the banner, first in the focus order."""
+    end: bytes
+    """Before the last ``</body>``: the "Cookie settings" control or the stylesheet."""
 
 
 class PageSender:
@@ -372,13 +481,12 @@ class PageSender:
     """
 
     __slots__ = (
-        "_body",
         "_downstream",
-        "_head",
         "_length",
         "_live",
         "_plain_start",
         "_rewriter",
+        "_snippets",
         "_start",
     )
 
@@ -386,8 +494,7 @@ class PageSender:
         self,
         start: Message,
         plain_start: Message,
-        head: bytes,
-        body: bytes,
+        snippets: Snippets,
         length: bytes | None,
         live: frozenset[bytes],
         send: Send,
@@ -396,10 +503,7 @@ class PageSender:
         """The start if the body is not one to rewrite (``pathsend``); None once sent."""
         self._start = start
         """The page's start: no ``Content-Length`` (the body sets it), ``Vary: Cookie``."""
-        self._head = head
-        """What goes right after ``<head>`` (Consent Mode)."""
-        self._body = body
-        """What goes right before ``</body>`` (the banner or the settings control)."""
+        self._snippets = snippets
         self._length = length
         """``Content-Length`` as the app sent it."""
         self._live = live
@@ -420,15 +524,15 @@ class PageSender:
                 return
             start = self._start
             headers = start["headers"]
+            head, front, end = self._snippets
             if not message.get("more_body", False):
                 # The whole page is here: rewrite it first, then its length is exact.
-                body = rewrite_page(message.get("body", b""), self._head, self._body, self._live)
+                body = rewrite_page(message.get("body", b""), head, front, end, self._live)
                 headers.append((b"content-length", str(len(body)).encode("ascii")))
                 await send(start)
                 await send({"type": "http.response.body", "body": body})
                 return
-            granted = frozenset(key.decode("ascii") for key in self._live)
-            self._rewriter = PageRewriter(self._head, self._body, granted)
+            self._rewriter = PageRewriter(head, front, end, self._live)
             change = self._rewriter.size_change
             length = self._length
             # Without a length known in advance the server sends the page chunked.

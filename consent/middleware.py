@@ -47,8 +47,10 @@ class ConsentMiddleware:
         consent_cookie = ConsentCookie(settings)
         policy = CookiePolicy(settings)
         assets = Assets(settings.path_prefix)
-        markup = BannerMarkup(settings, assets.urls)
-        consent_mode = ConsentModeTag(settings, assets.urls["consent-mode.js"])
+        markup = BannerMarkup(settings, assets.urls, assets.sources["consent.css"])
+        consent_mode = ConsentModeTag(
+            settings, assets.urls["consent-mode.js"], assets.sources["consent-mode.js"]
+        )
         self._read_visitor = VisitorReader(settings, consent_cookie, policy).read
         self._decisions = Decisions(settings, consent_cookie, policy, markup, log)
         self._endpoints = ConsentEndpoints(settings, self._decisions, policy, markup, assets)

@@ -15,11 +15,11 @@ from typing import NamedTuple
 
 from starlette.types import Message, Scope, Send
 
-from .banner import BannerMarkup, ConsentModeTag, Snippet
+from .banner import BannerMarkup, ConsentModeTag, PageMarkup
 from .cache import BUDGETS, BoundedCache
 from .cookie_headers import set_cookie_pair
 from .cookies import CookiePolicy
-from .inject import PageSender
+from .inject import PageSender, Snippets
 from .log import ConsentLog
 from .state import UNDECIDED_GRANTS, ConsentState
 from .visitor import Visitor, csp_nonce, request_header, request_path, request_target
@@ -106,9 +106,7 @@ class ResponseEditor:
         self._markup = markup
         self._consent_mode = consent_mode
         self._log = log
-        self._pages: BoundedCache[tuple[object, ...], tuple[bytes, bytes]] = BoundedCache(
-            BUDGETS["pages"]
-        )
+        self._pages: BoundedCache[tuple[object, ...], Snippets] = BoundedCache(BUDGETS["pages"])
 
     def edit_start(
         self,
@@ -230,15 +228,12 @@ class ResponseEditor:
             page_headers.append(header)
         if not varies:
             page_headers.append((b"vary", b"Cookie"))
-        head, body = self.page_snippets(scope, visitor.state, language)
+        snippets = self.page_snippets(scope, visitor.state, language)
         start: Message = {**message, "headers": page_headers}
-        live = visitor.live_categories
-        return PageSender(start, plain_start, head, body, length, live, send)
+        return PageSender(start, plain_start, snippets, length, visitor.live_categories, send)
 
-    def page_snippets(
-        self, scope: Scope, state: ConsentState, accept_language: bytes
-    ) -> tuple[bytes, bytes]:
-        """What goes after ``<head>`` (Consent Mode) and before ``</body>``."""
+    def page_snippets(self, scope: Scope, state: ConsentState, accept_language: bytes) -> Snippets:
+        """What goes after ``<head>`` (Consent Mode), where the body starts, and at its end."""
         nonce = csp_nonce(scope)
         target = scope.get("raw_path") or scope["path"]
         query = scope.get("query_string", b"")
@@ -251,21 +246,24 @@ class ResponseEditor:
             if found is not None:
                 return found
         markup = self._markup.for_request(accept_language.decode("latin-1"))
-        snippet: Snippet
+        page_markup: PageMarkup
         if state.decided:
             withdrawable = len(state.granted) > len(UNDECIDED_GRANTS)
-            snippet = markup.settings_control_withdraw if withdrawable else markup.settings_control
+            page_markup = (
+                markup.settings_control_withdraw if withdrawable else markup.settings_control
+            )
         else:
-            snippet = markup.banner_gpc if state.gpc else markup.banner
-        body = snippet.render(request_target(scope), nonce, state.granted)
+            page_markup = markup.banner_gpc if state.gpc else markup.banner
+        front, end = page_markup.render(request_target(scope), nonce, state.granted)
         head = b""
         if self._consent_mode.enabled:
             head = self._consent_mode.render(state.decided, state.granted, nonce)
+        snippets = Snippets(head, front, end)
         if not nonce:
             cost = 512 + 2 * (len(accept_language) + len(target) + len(query))
-            cost += len(head) + len(body)
-            self._pages.put(key, (head, body), cost)
-        return head, body
+            cost += len(head) + len(front) + len(end)
+            self._pages.put(key, snippets, cost)
+        return snippets
 
 
 def _add_vary_cookie(headers: Headers) -> None:

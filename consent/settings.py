@@ -87,6 +87,9 @@ class ConsentSettings(BaseSettings):
     """Where the middleware serves its own endpoints (decision, preferences, assets)."""
     privacy_policy_url: str | None = None
     """Link to the site's privacy or cookie policy, shown in the banner and preferences."""
+    banner_position: Literal["bottom", "top"] = "bottom"
+    """Where the banner shows on screen. In the document and the focus order it is
+    always first, so that the keyboard and screen readers reach it before the page."""
     locale: str | None = None
     """Show every visitor this language; None chooses from ``Accept-Language``."""
     default_locale: str = "en"

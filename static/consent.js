@@ -11,6 +11,16 @@ const cookiePatterns = Object.entries(config.cookies ?? {}).flatMap(([key, sourc
   sources.map((source) => [new RegExp(source, "u"), key])
 );
 
+/* The banner waits, hidden, for the stylesheet; a page without a CSP nonce gets it from
+   here, so that no request of ours holds up the first paint. */
+const banner = root?.querySelector("[data-consent-banner]");
+if (banner && config.stylesheet && getComputedStyle(banner).display === "none") {
+  const link = document.createElement("link");
+  link.rel = "stylesheet";
+  link.href = config.stylesheet;
+  document.head.append(link);
+}
+
 const allows = (key) => key === "necessary" || granted.includes(key);
 const fill = (text, key) => text.replace("{category}", config.titles[key] || key);
 const here = () => location.pathname + location.search;

@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import json
 import re
+from html import unescape
 from pathlib import Path
 from typing import Any
 
@@ -73,7 +74,7 @@ def client(**overrides: Any) -> TestClient:
 
 
 def banner_of(html: str) -> str:
-    found = re.search(r"<div class=\"consent-banner\".*?</form>", html, re.S)
+    found = re.search(r"<div class=\"consent-banner .*?</form>", html, re.S)
     assert found is not None
     return found.group(0)
 
@@ -118,7 +119,7 @@ def test_locale_files_have_the_same_keys() -> None:
     ],
 )
 def test_language_from_accept_language(header: str, locale: str) -> None:
-    markup = BannerMarkup(make_settings(), {"consent.css": "", "consent.js": ""})
+    markup = BannerMarkup(make_settings(), {"consent.css": "", "consent.js": ""}, "")
     assert markup.for_request(header).locale == locale
 
 
@@ -222,7 +223,7 @@ def test_streamed_page_without_live_tags_keeps_an_exact_length() -> None:
 def consent_mode_state(html: str) -> dict[str, Any]:
     found = re.search(
         r'<head><script src="/_consent/static/consent-mode\.[0-9a-f]{12}\.js" '
-        r'nonce="" data-consent-mode="([^"]*)"></script><title>',
+        r'data-consent-mode="([^"]*)"></script><title>',
         html,
     )
     assert found is not None, "Consent Mode must be the first tag in <head>"
@@ -288,6 +289,41 @@ def test_injected_tags_carry_the_apps_nonce() -> None:
     html = body_of(call(ConsentMiddleware(app, settings), http_scope())).decode()
     assert html.count('nonce="abc123&quot;"') == 3  # Consent Mode, stylesheet, consent.js
     assert 'nonce=""' not in html
+    # With a nonce, Consent Mode's script and the banner's stylesheet are inline.
+    assert re.search(r'<head><script nonce="abc123&quot;" data-consent-mode="[^"]*">', html)
+    assert "consent-mode." not in html
+    assert '<style nonce="abc123&quot;">/* consent: banner' in html
+    assert 'rel="stylesheet"' not in html
+
+
+def test_the_banner_comes_first_in_the_body_hidden_until_its_stylesheet() -> None:
+    html = client().get("/").text
+    body = html.index("<body>") + len("<body>")
+    assert html.startswith('<div class="consent-root"', body)
+    assert 'data-consent-banner hidden role="region"' in html
+    # Without a nonce the stylesheet is preloaded (nothing blocks the first paint),
+    # applied by consent.js, and linked for JavaScript off: all after the banner.
+    css = r"/_consent/static/consent\.[0-9a-f]{12}\.css"
+    found = re.search(
+        rf'</div>\n<script type="module" [^>]*></script>'
+        rf'<link rel="preload" as="style" href="{css}">'
+        rf'<noscript><link rel="stylesheet" href="{css}"></noscript><script type="text/plain"',
+        html,
+    )
+    assert found is not None
+    attribute = re.search(r'data-consent-config="([^"]*)"', html)
+    assert attribute is not None
+    config = json.loads(unescape(attribute.group(1)))
+    assert re.fullmatch(css, config["stylesheet"])
+
+
+def test_a_decided_visitors_settings_control_goes_before_body_end() -> None:
+    browser = client()
+    browser.post("/_consent", data={"action": "accept_all", "next": "/"})
+    html = browser.get("/").text
+    assert html.index('<link rel="stylesheet"') > html.index("<iframe")
+    assert html.index("data-consent-settings") < html.index("</body>")
+    assert "data-consent-banner" not in html
 
 
 def test_one_middleware_gives_each_request_its_own_snippets() -> None:
@@ -336,11 +372,11 @@ def test_script_and_styles_fit_in_5_kb_gzipped() -> None:
     assert total <= 5 * 1024, total
 
 
-def test_script_is_a_module_loaded_with_the_nonce() -> None:
+def test_script_is_a_module_with_no_empty_nonce() -> None:
     html = client().get("/").text
     [tag] = re.findall(r"<script[^>]*/consent\.[0-9a-f]{12}\.js[^>]*>", html)
     assert re.fullmatch(
-        r'<script type="module" src="/_consent/static/consent\.[0-9a-f]{12}\.js" nonce="">', tag
+        r'<script type="module" src="/_consent/static/consent\.[0-9a-f]{12}\.js">', tag
     )
 
 

@@ -96,11 +96,12 @@ def test_a_tiny_in_process_run_checks_times_and_reports_every_case(
     assert "### Summary" in capsys.readouterr().out
 
 
-def test_a_small_stream_is_counted_banner_and_bytes() -> None:
-    measured = asyncio.run(memory_child("consent", 8 * STREAM_CHUNK_BYTES))
+@pytest.mark.parametrize("visitor", ["undecided", "decided"])
+def test_a_small_stream_is_counted_banner_and_bytes(visitor: str) -> None:
+    measured = asyncio.run(memory_child("consent", 8 * STREAM_CHUNK_BYTES, visitor))
     assert measured["status"] == 200
-    assert measured["banners"] == 1
-    assert measured["snippet_before_end"] is True
+    assert measured["roots"] == 1
+    assert measured["ends_right"] is True
     assert measured["bytes"] == measured["expected_bytes"] > 8 * STREAM_CHUNK_BYTES
     assert measured["chunks_out"] >= 8
 

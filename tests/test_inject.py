@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from consent.inject import (
     _GATED_TAG,
+    HOLD_LIMIT,
     BodyInjector,
     HeadInserter,
     PageRewriter,
@@ -38,7 +39,7 @@ def stream_through(transformer: Streaming, body: bytes, cuts: list[int]) -> byte
     return out + transformer.feed(body[start:]) + transformer.finish()
 
 
-def stream(body: bytes, cuts: list[int], hold_limit: int = 64 * 1024) -> bytes:
+def stream(body: bytes, cuts: list[int], hold_limit: int = HOLD_LIMIT) -> bytes:
     return stream_through(BodyInjector(SNIPPET, hold_limit=hold_limit), body, cuts)
 
 
@@ -270,7 +271,7 @@ def test_activation_is_the_same_for_every_split(
     body: bytes, data: st.DataObject, limit: int
 ) -> None:
     cuts = data.draw(st.lists(st.integers(0, len(body)), max_size=len(body) + 1))
-    activator = TagActivator(frozenset({"analytics"}), tag_limit=limit)
+    activator = TagActivator(GRANTED, tag_limit=limit)
     assert stream_through(activator, body, cuts) == activate_reference(body, GRANTED, limit)
 
 
@@ -300,43 +301,93 @@ def test_activation_finds_the_tags_a_forward_search_finds(body: bytes, limit: in
     )
 
 
-@settings(max_examples=300)
-@given(
-    body=st.lists(
-        st.sampled_from([*FRAGMENTS, *ACTIVATION_FRAGMENTS, *HEAD_FRAGMENTS]),
-        max_size=25,
-    ).map(b"".join),
-    data=st.data(),
-)
-def test_whole_page_rewrite_is_the_same_for_every_split(body: bytes, data: st.DataObject) -> None:
+# --- the whole page: head, activation, where the body starts, its end -------------------------
+
+BODY_START_FRAGMENTS = [
+    b'<body class="a>b">',
+    b"<BODY>",
+    b"<bo",
+    b"<!-- <body> -->",
+    b"<!--",
+    b"-->",
+    b"<meta charset=utf-8>",
+    b"<style>p{}</style>",
+    b"<script>x('<div>')</script>",
+    b"<noscript><img></noscript>",
+    b"</head>",
+    b"<div>",
+    b"<a href=/>",
+]
+FRONT_SNIPPET = b'<div class="consent-root"><div data-consent-banner hidden></div></div>'
+page_bodies = st.lists(
+    st.sampled_from([*FRAGMENTS, *ACTIVATION_FRAGMENTS, *HEAD_FRAGMENTS, *BODY_START_FRAGMENTS]),
+    max_size=25,
+).map(b"".join)
+placements = st.sampled_from([(FRONT_SNIPPET, b""), (FRONT_SNIPPET, SNIPPET), (b"", SNIPPET)])
+
+
+@settings(max_examples=400)
+@given(body=page_bodies, data=st.data(), placement=placements)
+def test_whole_page_rewrite_is_the_same_for_every_split(
+    body: bytes, data: st.DataObject, placement: tuple[bytes, bytes]
+) -> None:
+    front, end = placement
     cuts = data.draw(st.lists(st.integers(0, len(body)), max_size=len(body) + 1))
-    whole = PageRewriter(HEAD_SNIPPET, SNIPPET, frozenset({"analytics"}))
+    whole = PageRewriter(HEAD_SNIPPET, front, end, GRANTED)
     expected = whole.feed(body) + whole.finish()
-    pieces = PageRewriter(HEAD_SNIPPET, SNIPPET, frozenset({"analytics"}))
+    pieces = PageRewriter(HEAD_SNIPPET, front, end, GRANTED)
     assert stream_through(pieces, body, cuts) == expected
     assert expected.count(HEAD_SNIPPET) == 1
-    assert expected.count(SNIPPET) == 1
+    if front:
+        assert expected.count(FRONT_SNIPPET) == 1
+    if end:
+        assert expected.count(SNIPPET) == 1
 
 
-@given(body=bodies)
-def test_size_change_is_known_when_no_tag_is_rewritten(body: bytes) -> None:
-    rewriter = PageRewriter(HEAD_SNIPPET, SNIPPET)
-    assert rewriter.size_change == len(HEAD_SNIPPET) + len(SNIPPET)
+@given(body=page_bodies, placement=placements)
+def test_size_change_is_known_when_no_tag_is_rewritten(
+    body: bytes, placement: tuple[bytes, bytes]
+) -> None:
+    front, end = placement
+    rewriter = PageRewriter(HEAD_SNIPPET, front, end)
+    assert rewriter.size_change == len(HEAD_SNIPPET) + len(front) + len(end)
     assert len(rewriter.feed(body) + rewriter.finish()) == len(body) + rewriter.size_change
 
 
-@settings(max_examples=300)
+@settings(max_examples=400)
 @given(
-    body=st.lists(
-        st.sampled_from([*FRAGMENTS, *ACTIVATION_FRAGMENTS, *HEAD_FRAGMENTS]), max_size=25
-    ).map(b"".join),
-    granted=st.sampled_from([frozenset(), frozenset({"analytics"})]),
+    body=page_bodies,
+    granted=st.sampled_from([frozenset(), GRANTED]),
     head=st.sampled_from([b"", HEAD_SNIPPET]),
+    placement=placements,
 )
 def test_whole_body_gives_the_streamed_bytes(
-    body: bytes, granted: frozenset[str], head: bytes
+    body: bytes, granted: frozenset[bytes], head: bytes, placement: tuple[bytes, bytes]
 ) -> None:
-    streamed = PageRewriter(head, SNIPPET, granted)
+    front, end = placement
+    streamed = PageRewriter(head, front, end, granted)
     expected = streamed.feed(body) + streamed.finish()
-    live = frozenset(key.encode() for key in granted)
-    assert rewrite_page(body, head, SNIPPET, live) == expected
+    assert rewrite_page(body, head, front, end, granted) == expected
+
+
+def test_the_banner_goes_where_the_body_starts_and_the_end_snippet_before_body_end() -> None:
+    page = (
+        b'<!doctype html><html><head><title>t</title></head><body class="a">'
+        b'<a href="/">x</a><script type="text/plain" data-consent-category="analytics">'
+        b"</script></body></html>"
+    )
+    out = rewrite_page(page, HEAD_SNIPPET, FRONT_SNIPPET, SNIPPET, GRANTED)
+    assert out == (
+        b"<!doctype html><html><head>"
+        + HEAD_SNIPPET
+        + b'<title>t</title></head><body class="a">'
+        + FRONT_SNIPPET
+        + b'<a href="/">x</a><script  data-consent-category="analytics"></script>'
+        + SNIPPET
+        + b"</body></html>"
+    )
+
+
+def test_a_page_without_head_gets_the_head_snippet_before_the_banner() -> None:
+    out = rewrite_page(b"<p>hello</p>", HEAD_SNIPPET, FRONT_SNIPPET, b"")
+    assert out == HEAD_SNIPPET + FRONT_SNIPPET + b"<p>hello</p>"

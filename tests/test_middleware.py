@@ -109,11 +109,13 @@ def set_cookie_names(response: Any) -> list[str]:
 # --- the banner ---------------------------------------------------------------------------
 
 
-def test_undecided_visitor_gets_the_banner_before_body_end() -> None:
+def test_undecided_visitor_gets_the_banner_first_in_the_body() -> None:
     response = client().get("/")
-    assert response.text.startswith(PAGE.removesuffix("</body></html>"))
-    script = r'<script type="module" src="/_consent/static/consent\.[0-9a-f]{12}\.js" nonce="">'
-    assert re.search(script + r"</script></body></html>$", response.text)
+    start = PAGE.partition("<h1>")[0]
+    assert response.text.startswith(start + '<div class="consent-root"')
+    script = r'<script type="module" src="/_consent/static/consent\.[0-9a-f]{12}\.js">'
+    assert re.search(script + r"</script><link rel=\"preload\"", response.text)
+    assert re.search(r"</noscript><h1>Article</h1></body></html>$", response.text)
     assert response.text.count("data-consent-banner") == 1
     assert int(response.headers["content-length"]) == len(response.content)
     assert response.headers["vary"] == "Cookie"
@@ -160,8 +162,8 @@ def test_texts_are_escaped() -> None:
 
 def test_streamed_body_with_split_end_tag() -> None:
     response = client().get("/stream")
-    assert response.text.startswith("<html><body><p>one</p><link")
-    assert response.text.endswith("</script></body></html>")
+    assert response.text.startswith('<html><body><div class="consent-root"')
+    assert response.text.endswith("</noscript><p>one</p></body></html>")
     assert "content-length" not in response.headers
 
 

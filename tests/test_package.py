@@ -14,7 +14,7 @@ import pytest
 ROOT = Path(__file__).parent.parent
 
 SMOKE = r"""
-import asyncio, pathlib, sys
+import asyncio, pathlib, re, sys
 import consent
 from consent import ConsentMiddleware, ConsentSettings
 from consent.cli import load_demo_site
@@ -47,7 +47,7 @@ app = ConsentMiddleware(page, settings)
 start, body = asyncio.run(run(app, "/"))
 assert (b"set-cookie", b"_ga=1") not in start["headers"]
 assert b"data-consent-banner" in body["body"]
-css = body["body"].split(b'href="')[1].split(b'"')[0].decode()
+css = re.search(rb'href="([^"]+[.]css)"', body["body"]).group(1).decode()
 assert asyncio.run(run(app, css))[0]["status"] == 200
 decision = asyncio.run(run(app, "/_consent", "POST", b"action=accept_all"))
 assert decision[0]["status"] == 303

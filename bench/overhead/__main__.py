@@ -22,7 +22,7 @@ import bench.overhead
 from bench.apps import STACKS
 from bench.overhead.cases import CASES, decided_cookie_header
 from bench.overhead.inprocess import in_process_part
-from bench.overhead.memory import STREAM_BYTES, memory_child, memory_part
+from bench.overhead.memory import STREAM_BYTES, VISITORS, memory_child, memory_part
 from bench.overhead.profile import profile_part
 from bench.overhead.report import Target, command_line, machine_description, print_table
 from bench.overhead.uvicorn import wrk_part
@@ -67,7 +67,8 @@ def parse_arguments(argv: Sequence[str] | None) -> argparse.Namespace:
         "--profile", action="store_true", help="cProfile the consent stack, then stop"
     )
     parser.add_argument("--json", type=Path, help="also write every number to this file")
-    parser.add_argument("--memory-child", choices=["bare", "consent"], help=argparse.SUPPRESS)
+    children = [f"{stack}/{visitor}" for stack in ("bare", "consent") for visitor in VISITORS]
+    parser.add_argument("--memory-child", choices=children, help=argparse.SUPPRESS)
     return parser.parse_args(argv)
 
 
@@ -90,7 +91,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     cases = [known[name] for name in wanted]
     if args.memory_child:
-        print(json.dumps(asyncio.run(memory_child(args.memory_child, args.stream_bytes))))
+        stack, _, visitor = args.memory_child.partition("/")
+        child = memory_child(stack, args.stream_bytes, visitor)
+        print(json.dumps(asyncio.run(child)))
         return 0
     signal.signal(signal.SIGTERM, stop_on_sigterm)
     # Even when started in the background (where SIGINT is ignored), Ctrl+C stops the servers.

@@ -56,6 +56,7 @@ class Servers:
     site: str
     tracker: str
     strict: str
+    pages: str
 
 
 @pytest.fixture(scope="session")
@@ -63,8 +64,9 @@ def servers() -> Iterator[Servers]:
     tracker_process, tracker = start("tracker", TRACKER_HOST)
     site_process, site = start("site", "127.0.0.1", {"TRACKER_ORIGIN": tracker})
     strict_process, strict = start("strict", "127.0.0.1")
-    yield Servers(site=site, tracker=tracker, strict=strict)
-    for process in (tracker_process, site_process, strict_process):
+    pages_process, pages = start("pages", "127.0.0.1")
+    yield Servers(site=site, tracker=tracker, strict=strict, pages=pages)
+    for process in (tracker_process, site_process, strict_process, pages_process):
         process.terminate()
         process.wait(timeout=10)
 

@@ -2,7 +2,8 @@
 
 ``site`` is the article site, loading its third parties from ``TRACKER_ORIGIN``;
 ``tracker`` is those third parties alone; ``strict`` is a minimal page served
-under ``Content-Security-Policy: default-src 'self'``.
+under ``Content-Security-Policy: default-src 'self'``; ``pages`` serves the banner
+placement cases of ``tests/browser/pages.py``.
 """
 
 from __future__ import annotations
@@ -76,6 +77,10 @@ def main() -> None:
     app: ASGIApp
     if kind == "site":
         app = site.create_app(log_url=None, tracker_origin=os.environ["TRACKER_ORIGIN"])
+    elif kind == "pages":
+        from tests.browser.pages import pages_app
+
+        app = pages_app()
     elif kind == "tracker":
         # The example is loaded as a package of this name by load_demo_site().
         app = importlib.import_module("consent_article_site.thirdparty").create_tracker_app()
