@@ -156,7 +156,7 @@ class LocalizedMarkup:
         # Without a nonce: fetched early without blocking anything, applied by
         # consent.js; with JavaScript off, linked.
         self._deferred_link = (
-            f'<link rel="preload" as="style" href="{href}">'
+            f'<link rel="preload" as="style" href="{href}" fetchpriority="low">'
             f'<noscript><link rel="stylesheet" href="{href}"></noscript>'
         )
         self.banner = self._page_markup(decided=False, gpc=False)

@@ -196,11 +196,18 @@ class BodyStart:
             position = candidate + 2
 
 
-def head_run_end(data: bytes, end: int) -> int:
-    """How far ``data[:end]`` is whole markup of the head (``end`` if all of it)."""
-    run = _HEAD_RUN.match(data, 0, end)
-    assert run is not None  # it matches the empty string
-    return run.start(1) if run.start(1) >= 0 else run.end()
+_HEAD_TAG_PREFIX = re.compile(
+    rb"(?:\xef\xbb\xbf)?(?:" + _WHITESPACE_RUN + rb"|<!--(?:>|->|[\s\S]*?--!?>)|<!(?!--)[^>]*+>"
+    rb"|<(?i:html)(?=[ \t\n\r\f/>])" + _USUAL_ATTRIBUTES + rb")*+"
+    rb"<(?i:head)(?=[ \t\n\r\f/>])" + _USUAL_ATTRIBUTES
+)
+
+
+def opens_with_head(data: bytes, end: int) -> bool:
+    """Whether ``data[:end]`` is the usual start of a document, ending with ``<head ...>``
+    (whitespace, comments, the doctype, ``<html>``): a snippet put at ``end`` is then
+    outside any markup, and cannot change where the body starts."""
+    return _HEAD_TAG_PREFIX.fullmatch(data, 0, end) is not None
 
 
 def _markup_end(data: bytes, start: int) -> int:

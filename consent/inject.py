@@ -23,7 +23,7 @@ from typing import NamedTuple
 import stringzilla
 from starlette.types import Message, Send
 
-from .body_start import BodyStart, head_run_end
+from .body_start import BodyStart, opens_with_head
 
 # StringZilla's SIMD search runs 2-6 times as fast as ``bytes.rfind`` over a page
 # (docs/benchmarks.md); typed here, as the library ships no annotations.
@@ -331,7 +331,7 @@ def rewrite_page(
                 end = head_snippet + end
         else:
             edits.append((match.end(), match.end(), head_snippet))
-            if front and not _outside_markup(body, match.end()):
+            if front and not opens_with_head(body, match.end()):
                 # <head> inside a script or a comment: read as the stream reads it.
                 rewriter = PageRewriter(head_snippet, front_snippet, end_snippet, granted=granted)
                 return rewriter.feed(body) + rewriter.finish()
@@ -352,12 +352,6 @@ def rewrite_page(
             rewriter = PageRewriter(head_snippet, front_snippet, end_snippet, granted=granted)
             return rewriter.feed(body) + rewriter.finish()
     return _apply(body, edits)
-
-
-def _outside_markup(body: bytes, index: int) -> bool:
-    """Whether ``body[index]`` comes before the body starts and outside any tag or text
-    of an element: a snippet put there cannot change where the body starts."""
-    return head_run_end(body, index) == index
 
 
 class TagActivator:

@@ -306,7 +306,7 @@ def test_the_banner_comes_first_in_the_body_hidden_until_its_stylesheet() -> Non
     css = r"/_consent/static/consent\.[0-9a-f]{12}\.css"
     found = re.search(
         rf'</div>\n<script type="module" [^>]*></script>'
-        rf'<link rel="preload" as="style" href="{css}">'
+        rf'<link rel="preload" as="style" href="{css}" fetchpriority="low">'
         rf'<noscript><link rel="stylesheet" href="{css}"></noscript><script type="text/plain"',
         html,
     )
@@ -376,7 +376,9 @@ def test_script_is_a_module_with_no_empty_nonce() -> None:
     html = client().get("/").text
     [tag] = re.findall(r"<script[^>]*/consent\.[0-9a-f]{12}\.js[^>]*>", html)
     assert re.fullmatch(
-        r'<script type="module" src="/_consent/static/consent\.[0-9a-f]{12}\.js">', tag
+        r'<script type="module" src="/_consent/static/consent\.[0-9a-f]{12}\.js"'
+        r' fetchpriority="low">',
+        tag,
     )
 
 

@@ -113,7 +113,8 @@ def test_undecided_visitor_gets_the_banner_first_in_the_body() -> None:
     response = client().get("/")
     start = PAGE.partition("<h1>")[0]
     assert response.text.startswith(start + '<div class="consent-root"')
-    script = r'<script type="module" src="/_consent/static/consent\.[0-9a-f]{12}\.js">'
+    script = r'<script type="module" src="/_consent/static/consent\.[0-9a-f]{12}\.js"'
+    script += r' fetchpriority="low">'
     assert re.search(script + r"</script><link rel=\"preload\"", response.text)
     assert re.search(r"</noscript><h1>Article</h1></body></html>$", response.text)
     assert response.text.count("data-consent-banner") == 1
