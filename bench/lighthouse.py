@@ -73,22 +73,14 @@ from bench.apps import CONSENT_SECRET, article_page
 from bench.overhead.report import measured_checkout, print_table
 from bench.overhead.uvicorn import free_port
 from consent import Category, ConsentMiddleware, ConsentSettings
+from tests.chromium import CHROMIUM, CHROMIUM_ARGS
 
 ROOT = Path(__file__).resolve().parent.parent
 SITE_STATIC = ROOT / "examples" / "article_site" / "static"
 """The article site's stylesheet and icon, which the article links to."""
 NPM_DIR = Path.home() / ".cache" / "consent-bench" / "lighthouse"
 NPM_PACKAGES = ("lighthouse@12", "vanilla-cookieconsent@3", "klaro")
-CHROMIUM = "/usr/bin/chromium"
-CHROME_FLAGS = (
-    "--headless=new",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-)
+CHROME_FLAGS = ("--headless=new", *CHROMIUM_ARGS)
 LIGHTHOUSE_TIMEOUT = 300.0
 PRESETS = ("mobile", "desktop")
 
@@ -424,9 +416,8 @@ def check_banner(browser: Browser, library: Library, origin: str) -> None:
 
 def check_banners(origins: Mapping[str, str]) -> None:
     """``check_banner`` for every library served, in one Chromium."""
-    flags = [flag for flag in CHROME_FLAGS if not flag.startswith("--headless")]
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=flags)
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
             for name, origin in origins.items():
                 check_banner(browser, LIBRARIES[name], origin)

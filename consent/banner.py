@@ -1,10 +1,7 @@
 """Banner, "Cookie settings" control and preferences page markup, in every language.
 
-Templates are rendered once per language, at start-up, with placeholders where
-per-request values go (the ``next`` URL, the CSP nonce, the granted
-categories); a request only joins pre-encoded byte strings. Snippets are
-encoded as ASCII with character references, so they are right in any
-ASCII-compatible page encoding.
+Templates are rendered once per language, at start-up, into ``Snippet``s
+(``snippet.py``); a request only fills their holes.
 """
 
 from __future__ import annotations
@@ -16,67 +13,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from .cache import BUDGETS, BoundedCache
 from .globs import js_regex_source
-from .settings import (
-    GOOGLE_CONSENT_TYPES,
-    NECESSARY,
-    Category,
-    ConsentSettings,
-    bundled_locales,
-)
+from .settings import Category, ConsentSettings, bundled_locales
+from .snippet import GRANTED, HOLES, NEXT, NEXT_QUERY, NONCE, Snippet, snippet_of
 
 TEMPLATES = Path(__file__).parent / "templates"
-
-# Placeholders, in the order of Snippet's holes.
-_HOLES = ("\x00next\x00", "\x00next-query\x00", "\x00nonce\x00", "\x00granted\x00")
-NEXT, NEXT_QUERY, NONCE, GRANTED = range(len(_HOLES))
-
-
-@dataclass(frozen=True, slots=True, eq=False)
-class Snippet:
-    """Pre-rendered markup with holes for per-request values."""
-
-    parts: tuple[bytes | int, ...]
-    """Byte strings, and hole numbers (``NEXT``, ``NEXT_QUERY``, ``NONCE``, ``GRANTED``).
-
-    ``NONCE`` stands for a whole `` nonce="..."`` attribute, or nothing.
-    """
-
-    def render(
-        self, next_url: str, nonce: str = "", granted: frozenset[str] = frozenset()
-    ) -> bytes:
-        """The markup for one request (the middleware keeps what pages repeat)."""
-        fills = (
-            html.escape(next_url).encode("ascii", "xmlcharrefreplace"),
-            quote(next_url, safe="/").encode("ascii"),
-            # The whole attribute: no empty nonce="" without a nonce.
-            b' nonce="' + html.escape(nonce).encode("ascii", "xmlcharrefreplace") + b'"'
-            if nonce
-            else b"",
-            " ".join(sorted(granted - {NECESSARY})).encode("ascii"),
-        )
-        return b"".join(fills[part] if isinstance(part, int) else part for part in self.parts)
-
-
-def _snippet(markup: str) -> Snippet:
-    """Cut rendered markup at the placeholders."""
-    parts: list[bytes | int] = []
-    rest = markup
-    while True:
-        found = [(rest.find(marker), hole) for hole, marker in enumerate(_HOLES)]
-        found = [(index, hole) for index, hole in found if index >= 0]
-        if not found:
-            parts.append(rest.encode("ascii", "xmlcharrefreplace"))
-            return Snippet(tuple(part for part in parts if part != b""))
-        index, hole = min(found)
-        parts.append(rest[:index].encode("ascii", "xmlcharrefreplace"))
-        parts.append(hole)
-        rest = rest[index + len(_HOLES[hole]) :]
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -143,13 +88,13 @@ class LocalizedMarkup:
             "preferences_url": f"{settings.path_prefix}/preferences",
             "stylesheet_url": assets["consent.css"],
             "script_url": assets["consent.js"],
-            "next": _HOLES[NEXT],
-            "next_query": _HOLES[NEXT_QUERY],
-            "nonce": _HOLES[NONCE],
-            "granted": _HOLES[GRANTED],
+            "next": HOLES[NEXT],
+            "next_query": HOLES[NEXT_QUERY],
+            "nonce": HOLES[NONCE],
+            "granted": HOLES[GRANTED],
             "config": json.dumps(self._script_config(settings), separators=(",", ":")),
         }
-        nonce = _HOLES[NONCE]
+        nonce = HOLES[NONCE]
         href = html.escape(assets["consent.css"])
         self._link = f'<link rel="stylesheet" href="{href}"{nonce}>'
         self._style = f"<style{nonce}>{stylesheet}</style>"
@@ -178,12 +123,12 @@ class LocalizedMarkup:
         root = self._render("snippet.html", decided=decided, gpc=gpc, withdrawable=withdrawable)
         if decided:
             end = self._link + root
-            return PageMarkup(_snippet(""), _snippet(end), _snippet(""), _snippet(end))
+            return PageMarkup(snippet_of(""), snippet_of(end), snippet_of(""), snippet_of(end))
         return PageMarkup(
-            front=_snippet(root + self._deferred_link),
-            end=_snippet(""),
-            front_with_nonce=_snippet(root + self._style),
-            end_with_nonce=_snippet(""),
+            front=snippet_of(root + self._deferred_link),
+            end=snippet_of(""),
+            front_with_nonce=snippet_of(root + self._style),
+            end_with_nonce=snippet_of(""),
         )
 
     def preferences_page(self, *, next_url: str, granted: frozenset[str], gpc: bool) -> bytes:
@@ -292,50 +237,3 @@ class BannerMarkup:
                 if candidate in self.locales:
                     return self.locales[candidate]
         return self.default
-
-
-class ConsentModeTag:
-    """The ``<script>`` that gives Google Consent Mode its defaults before any other tag.
-
-    Everything starts ``denied`` (``security_storage`` is always ``granted``); a
-    decided visitor's page also sends the ``update`` with their choice, since
-    Consent Mode stores nothing itself. With a CSP nonce the script is inline
-    (no request holds up the first paint); without one it is the external file,
-    which a strict CSP allows.
-    """
-
-    def __init__(self, settings: ConsentSettings, script_url: str, source: str) -> None:
-        self._types = {c.key: c.google_consent_types for c in settings.categories}
-        self.enabled = any(self._types.values())
-        self._script_url = script_url
-        self._source = source
-        self._tags: dict[tuple[bool, frozenset[str], bool], Snippet] = {}
-
-    def state(self, decided: bool, granted: frozenset[str]) -> dict[str, Any]:
-        """The ``default`` and ``update`` commands for a visitor."""
-        default: dict[str, Any] = dict.fromkeys(GOOGLE_CONSENT_TYPES, "denied")
-        default["security_storage"] = "granted"
-        default["wait_for_update"] = 500
-        update = None
-        if decided:
-            allowed = {t for key in granted for t in self._types.get(key, ())}
-            update = {t: "granted" if t in allowed else "denied" for t in GOOGLE_CONSENT_TYPES}
-        return {"default": default, "update": update}
-
-    def render(self, decided: bool, granted: frozenset[str], nonce: str) -> bytes:
-        """The tag for one request."""
-        key = (decided, granted, bool(nonce))
-        tag = self._tags.get(key)
-        if tag is None:
-            data = html.escape(json.dumps(self.state(decided, granted), separators=(",", ":")))
-            hole = _HOLES[NONCE]
-            if nonce:
-                markup = f'<script{hole} data-consent-mode="{data}">{self._source}</script>'
-            else:
-                src = html.escape(self._script_url)
-                markup = f'<script src="{src}" data-consent-mode="{data}"></script>'
-            tag = _snippet(markup)
-            # Few distinct choices exist, but keep the cache bounded all the same.
-            if len(self._tags) < 256:
-                self._tags[key] = tag
-        return tag.render("", nonce)

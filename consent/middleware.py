@@ -8,7 +8,8 @@ from collections.abc import Awaitable, Sequence
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .assets import Assets
-from .banner import BannerMarkup, ConsentModeTag
+from .banner import BannerMarkup
+from .consent_mode import ConsentModeTag
 from .cookie import ConsentCookie
 from .cookies import CookiePolicy
 from .decisions import Decisions

@@ -15,8 +15,9 @@ from typing import NamedTuple
 
 from starlette.types import Message, Scope, Send
 
-from .banner import BannerMarkup, ConsentModeTag, PageMarkup
+from .banner import BannerMarkup, PageMarkup
 from .cache import BUDGETS, BoundedCache
+from .consent_mode import ConsentModeTag
 from .cookie_headers import set_cookie_pair
 from .cookies import CookiePolicy
 from .inject import PageSender, Snippets

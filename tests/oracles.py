@@ -1,10 +1,13 @@
 """Reference definitions of the streaming page rewriters, for the tests to compare against.
 
 Each takes a whole body at once and says, in the plainest way, what the streaming
-class in ``consent.inject`` must produce however the body is split into chunks.
+class in ``consent.inject`` must produce however the body is split into chunks;
+``stream_through`` feeds a body to one of those classes in chunks.
 """
 
 from __future__ import annotations
+
+from typing import Protocol
 
 from consent.inject import (
     _HEAD_OPEN,
@@ -14,6 +17,21 @@ from consent.inject import (
     _activate,
     last_marker,
 )
+
+
+class Streaming(Protocol):
+    def feed(self, chunk: bytes) -> bytes: ...
+    def finish(self) -> bytes: ...
+
+
+def stream_through(transformer: Streaming, body: bytes, cuts: list[int]) -> bytes:
+    """Feed ``body`` cut at ``cuts`` through ``transformer``; return every byte sent."""
+    out = b""
+    start = 0
+    for cut in sorted(set(cuts)):
+        out += transformer.feed(body[start:cut])
+        start = cut
+    return out + transformer.feed(body[start:]) + transformer.finish()
 
 
 def inject_reference(body: bytes, snippet: bytes, hold_limit: int = HOLD_LIMIT) -> bytes:

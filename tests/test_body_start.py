@@ -8,19 +8,14 @@ from hypothesis import strategies as st
 
 from consent.body_start import TOKEN_LIMIT, BodyStart
 from consent.inject import BodyStartInserter
+from tests.oracles import stream_through
 
 MARK = b"<!--BANNER-->"
 
 
 def placed(document: bytes, cuts: list[int] | None = None) -> bytes:
     """``document`` with ``MARK`` where ``BodyStartInserter`` puts the banner."""
-    inserter = BodyStartInserter(MARK)
-    out = b""
-    start = 0
-    for cut in sorted(set(cuts or [])):
-        out += inserter.feed(document[start:cut])
-        start = cut
-    return out + inserter.feed(document[start:]) + inserter.finish()
+    return stream_through(BodyStartInserter(MARK), document, cuts or [])
 
 
 @pytest.mark.parametrize(

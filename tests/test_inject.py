@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Protocol
-
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -19,24 +17,14 @@ from consent.inject import (
     last_marker,
     rewrite_page,
 )
-from tests.oracles import activate_reference, inject_reference, insert_after_head_reference
+from tests.oracles import (
+    activate_reference,
+    inject_reference,
+    insert_after_head_reference,
+    stream_through,
+)
 
 SNIPPET = b"<div data-consent-banner></div>"
-
-
-class Streaming(Protocol):
-    def feed(self, chunk: bytes) -> bytes: ...
-    def finish(self) -> bytes: ...
-
-
-def stream_through(transformer: Streaming, body: bytes, cuts: list[int]) -> bytes:
-    """Feed ``body`` cut at ``cuts`` through ``transformer``; return every byte sent."""
-    out = b""
-    start = 0
-    for cut in sorted(set(cuts)):
-        out += transformer.feed(body[start:cut])
-        start = cut
-    return out + transformer.feed(body[start:]) + transformer.finish()
 
 
 def stream(body: bytes, cuts: list[int], hold_limit: int = HOLD_LIMIT) -> bytes:

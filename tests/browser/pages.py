@@ -19,7 +19,8 @@ from starlette.responses import HTMLResponse, PlainTextResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from consent import Category, ConsentMiddleware, ConsentSettings
+from consent import ConsentMiddleware
+from tests.browser.serve import analytics_settings
 
 LINKS = "\n".join(f'<li><a href="/story/{n}">Story {n}</a></li>' for n in range(100))
 HEAD = (
@@ -62,28 +63,13 @@ async def gated(request: Request) -> Response:
     return PlainTextResponse(GATED_JS, media_type="text/javascript")
 
 
-def settings(position: str) -> ConsentSettings:
-    return ConsentSettings(
-        secret_key="browser-test-secret-key-0123456789abcdef",
-        log_url=None,
-        banner_position=position,
-        categories=[
-            Category(
-                key="analytics",
-                title="Analytics",
-                cookies=["_ga"],
-                google_consent_types=["analytics_storage"],
-            ),
-        ],
-    )
-
-
 class Cases:
     """Routes each request to the middleware of its ``position``, with its nonce and split."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.by_position = {
-            position: ConsentMiddleware(app, settings(position)) for position in ("bottom", "top")
+            position: ConsentMiddleware(app, analytics_settings(position))
+            for position in ("bottom", "top")
         }
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

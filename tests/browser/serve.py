@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib
 import os
 import sys
+from typing import Literal
 
 import uvicorn
 from starlette.applications import Starlette
@@ -53,9 +54,16 @@ def strict_app() -> ASGIApp:
     async def gated(request: Request) -> Response:
         return PlainTextResponse(GATED_JS, media_type="text/javascript")
 
-    settings = ConsentSettings(
+    app = Starlette(routes=[Route("/", page), Route("/gated.js", gated)])
+    return StrictCSP(ConsentMiddleware(app, analytics_settings()))
+
+
+def analytics_settings(banner_position: Literal["bottom", "top"] = "bottom") -> ConsentSettings:
+    """One ``analytics`` category with its Consent Mode type, no log."""
+    return ConsentSettings(
         secret_key="browser-test-secret-key-0123456789abcdef",
         log_url=None,
+        banner_position=banner_position,
         categories=[
             Category(
                 key="analytics",
@@ -65,8 +73,6 @@ def strict_app() -> ASGIApp:
             ),
         ],
     )
-    app = Starlette(routes=[Route("/", page), Route("/gated.js", gated)])
-    return StrictCSP(ConsentMiddleware(app, settings))
 
 
 def main() -> None:
