@@ -23,11 +23,11 @@ TOKEN_LIMIT = 16 * 1024
 (A page whose head holds a tag longer than this, cut by a chunk's end, gets the
 banner before that tag: still inside the body, as browsers then read it.)"""
 
-_HEAD_TAGS = frozenset(
-    b"html head base basefont bgsound link meta noframes script style template title "
-    b"noscript".split()
-)
-_RAW_TEXT_TAGS = frozenset(b"noframes script style template title noscript".split())
+# The elements that stay in the head; the text of the raw-text ones is not markup.
+_PLAIN_HEAD_TAGS = (b"meta", b"link", b"base", b"html", b"head", b"basefont", b"bgsound")
+_RAW_TEXT_HEAD_TAGS = (b"script", b"style", b"title", b"noscript", b"template", b"noframes")
+_HEAD_TAGS = frozenset(_PLAIN_HEAD_TAGS + _RAW_TEXT_HEAD_TAGS)
+_RAW_TEXT_TAGS = frozenset(_RAW_TEXT_HEAD_TAGS)
 _WHITESPACE = b" \t\n\r\f"
 _BOM = b"\xef\xbb\xbf"
 
@@ -46,31 +46,24 @@ _USUAL_ATTRIBUTES = (
     rb"[ \t\n\r\f/]*+>"
 )
 _WHITESPACE_RUN = rb"[ \t\n\r\f]++"
+_NAME_ENDS = rb"(?=[ \t\n\r\f/>])"
 # What ``BodyStart`` reads one piece at a time, read in one pass where it is whole:
 # whitespace, comments, the doctype, end tags, usual head tags and raw-text elements
 # with their text. Anything else, or unfinished, is left to the pieces.
 _HEAD_RUN = re.compile(
     rb"(?:" + _WHITESPACE_RUN + rb"|<(?:"
-    rb"(?i:meta|link|base|html|head|basefont|bgsound)(?=[ \t\n\r\f/>])"
-    + _USUAL_ATTRIBUTES
+    rb"(?i:" + b"|".join(_PLAIN_HEAD_TAGS) + rb")" + _NAME_ENDS + _USUAL_ATTRIBUTES
     + b"".join(
-        rb"|(?i:"
-        + name
-        + rb")(?=[ \t\n\r\f/>])"
-        + _USUAL_ATTRIBUTES
-        + rb"[^<]*+(?:<(?!/(?i:"
-        + name
-        + rb")[ \t\n\r\f/>])[^<]*+)*+"
-        + rb"</(?i:"
-        + name
-        + rb")(?=[ \t\n\r\f/>])[^>]*+>"
-        for name in (b"script", b"style", b"title", b"noscript", b"template", b"noframes")
+        rb"|(?i:" + name + rb")" + _NAME_ENDS + _USUAL_ATTRIBUTES
+        + rb"[^<]*+(?:<(?!/(?i:" + name + rb")[ \t\n\r\f/>])[^<]*+)*+"
+        + rb"</(?i:" + name + rb")" + _NAME_ENDS + rb"[^>]*+>"
+        for name in _RAW_TEXT_HEAD_TAGS
     )
     + rb"|/[^>]*+>|!--(?:>|->|[\s\S]*?--!?>)|!(?!--)[^>]*+>|\?[^>]*+>"
     rb"))*+"
     # and the usual <body> tag, if that is what comes next
-    rb"(<(?i:body)(?=[ \t\n\r\f/>])" + _USUAL_ATTRIBUTES + rb")?+"
-)
+    rb"(<(?i:body)" + _NAME_ENDS + _USUAL_ATTRIBUTES + rb")?+"
+)  # fmt: skip
 _COMMENT_END = re.compile(rb"--!?>")
 _UNFINISHED = -1
 """The markup goes on in the next chunk."""
@@ -198,8 +191,8 @@ class BodyStart:
 
 _HEAD_TAG_PREFIX = re.compile(
     rb"(?:\xef\xbb\xbf)?(?:" + _WHITESPACE_RUN + rb"|<!--(?:>|->|[\s\S]*?--!?>)|<!(?!--)[^>]*+>"
-    rb"|<(?i:html)(?=[ \t\n\r\f/>])" + _USUAL_ATTRIBUTES + rb")*+"
-    rb"<(?i:head)(?=[ \t\n\r\f/>])" + _USUAL_ATTRIBUTES
+    rb"|<(?i:html)" + _NAME_ENDS + _USUAL_ATTRIBUTES + rb")*+"
+    rb"<(?i:head)" + _NAME_ENDS + _USUAL_ATTRIBUTES
 )
 
 
