@@ -106,6 +106,9 @@ class LocalizedMarkup:
         )
         self.banner = self._page_markup(decided=False, gpc=False)
         self.banner_gpc = self._page_markup(decided=False, gpc=True)
+        # cache_mode "shared": one banner for everyone, its GPC line shown by the stylesheet
+        # when consent-state.js finds the signal.
+        self.banner_shared = self._page_markup(decided=False, shared=True)
         self.settings_control = self._page_markup(decided=True)
         # With something granted, withdrawing takes one click, as giving did.
         self.settings_control_withdraw = self._page_markup(decided=True, withdrawable=True)
@@ -118,9 +121,11 @@ class LocalizedMarkup:
         return self._environment.get_template(template).render({**self._common, **values})
 
     def _page_markup(
-        self, *, decided: bool, gpc: bool = False, withdrawable: bool = False
+        self, *, decided: bool, gpc: bool = False, withdrawable: bool = False, shared: bool = False
     ) -> PageMarkup:
-        root = self._render("snippet.html", decided=decided, gpc=gpc, withdrawable=withdrawable)
+        root = self._render(
+            "snippet.html", decided=decided, gpc=gpc, withdrawable=withdrawable, shared=shared
+        )
         if decided:
             end = self._link + root
             return PageMarkup(snippet_of(""), snippet_of(end), snippet_of(""), snippet_of(end))

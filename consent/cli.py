@@ -31,6 +31,7 @@ from .cli_output import (
     print_verification,
     progress_bar,
 )
+from .cli_vcl import vcl
 from .log import (
     Action,
     ConsentLogError,
@@ -71,6 +72,7 @@ app = typer.Typer(
 )
 
 app.command()(demo)
+app.command()(vcl)
 
 TABLE_LIMIT = 1000
 """Events shown by ``--format table`` unless ``--limit`` says otherwise."""
@@ -275,7 +277,7 @@ def notice(
 
 @app.callback()
 def _root() -> None:
-    """Run the demo site and audit the consent log."""
+    """Run the demo site, audit the consent log, and configure a cache in front."""
 
 
 def main() -> None:

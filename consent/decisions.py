@@ -139,8 +139,10 @@ class Decisions:
             f"Max-Age={self._consent_cookie.lifetime(granted)}",
             "Path=/",
             "SameSite=Lax",
-            "HttpOnly",
         ]
+        if settings.cache_mode != "shared":
+            # One cached page for everyone reads the choice in the browser (consent-state.js).
+            parts.append("HttpOnly")
         if settings.cookie_domain:
             parts.append(f"Domain={settings.cookie_domain}")
         secure = settings.cookie_secure

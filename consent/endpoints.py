@@ -1,6 +1,8 @@
 """The only router of the middleware's own paths, a plain ASGI app.
 
 ``POST {prefix}`` (a decision), ``GET {prefix}/preferences``, ``GET
+{prefix}/fragment/head`` and ``GET {prefix}/fragment/body`` (a visitor's part
+of a page a cache serves to everyone, ``cache_mode="esi"``), ``GET
 {prefix}/static/...`` and ``GET /.well-known/gpc.json``. The middleware puts the
 request's ``Visitor`` in ``scope["consent.visitor"]`` before calling it.
 """
@@ -8,6 +10,7 @@ request's ``Visitor`` in ``scope["consent.visitor"]`` before calling it.
 from __future__ import annotations
 
 import json
+import re
 from urllib.parse import parse_qsl, urlsplit
 
 from starlette.datastructures import Headers
@@ -19,8 +22,13 @@ from .banner import BannerMarkup
 from .cookies import CookiePolicy
 from .decisions import Decisions
 from .forms import BadDecision, is_cross_site, parse_decision, read_body, safe_next
+from .page_snippets import PageSnippets
 from .settings import ConsentSettings
 from .visitor import VISITOR_KEY, Visitor
+
+_FRAGMENT_HEADERS = {"cache-control": "private, no-store"}
+"""A fragment is one visitor's: never stored by a shared cache, nor kept by the browser."""
+_NONCE = re.compile(r"[A-Za-z0-9+/=_-]{1,128}")
 
 GPC_PATH = "/.well-known/gpc.json"
 _NO_STORE = {"cache-control": "no-store", "vary": "Cookie"}
@@ -40,8 +48,10 @@ class ConsentEndpoints:
         policy: CookiePolicy,
         markup: BannerMarkup,
         assets: Assets,
+        snippets: PageSnippets,
     ) -> None:
         self._decisions = decisions
+        self._snippets = snippets
         self._policy = policy
         self._markup = markup
         self._assets = assets
@@ -78,6 +88,8 @@ class ConsentEndpoints:
             response = _not_allowed("GET, HEAD")
         elif path == self._preferences_path:
             response = self._preferences(scope)
+        elif path in (self._snippets.fragment_head_path, self._snippets.fragment_body_path):
+            response = self._fragment(scope, head=path == self._snippets.fragment_head_path)
         elif path.startswith(self._static_path):
             response = self._assets.response(path.rsplit("/", 1)[1])
         else:
@@ -113,6 +125,28 @@ class ConsentEndpoints:
         expiry = self._policy.expiry_headers(visitor.refused_cookies, host, page_path)
         response.raw_headers.extend(expiry)
         return response
+
+    def _fragment(self, scope: Scope, *, head: bool) -> Response:
+        """The visitor's part of a page that a cache serves to everyone: its ESI fragment.
+
+        ``head``: Consent Mode with the visitor's choice. Body: the banner, or the
+        "Cookie settings" control, with its real forms (``next`` is the page).
+        The page's CSP nonce comes in the query: the cached page and its CSP
+        header carry that one nonce, so the fragment's tags must too.
+        """
+        visitor: Visitor = scope[VISITOR_KEY]
+        headers = Headers(scope=scope)
+        next_url = "/"
+        nonce = ""
+        for field, value in parse_qsl(scope.get("query_string", b"").decode("latin-1")):
+            if field == "next":
+                next_url = safe_next(value, headers.get("host", ""))
+            elif field == "nonce" and _NONCE.fullmatch(value):
+                nonce = value
+        language = headers.get("accept-language", "").encode("latin-1")
+        snippets = self._snippets.for_visitor(visitor.state, language, next_url, nonce)
+        body = snippets.head if head else snippets.front + snippets.end
+        return Response(body, media_type="text/html; charset=utf-8", headers=_FRAGMENT_HEADERS)
 
     async def _decide(self, scope: Scope, receive: Receive) -> Response:
         visitor: Visitor = scope[VISITOR_KEY]

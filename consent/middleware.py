@@ -16,6 +16,7 @@ from .decisions import Decisions
 from .endpoints import GPC_PATH, ConsentEndpoints
 from .inject import SENT, PageSender
 from .log import ConsentLog, open_consent_log
+from .page_snippets import PageSnippets
 from .response import ResponseEditor
 from .settings import ConsentSettings
 from .state import SCOPE_KEY
@@ -52,10 +53,13 @@ class ConsentMiddleware:
         consent_mode = ConsentModeTag(
             settings, assets.urls["consent-mode.js"], assets.sources["consent-mode.js"]
         )
+        snippets = PageSnippets(settings, markup, consent_mode, assets.urls["consent-state.js"])
         self._read_visitor = VisitorReader(settings, consent_cookie, policy).read
         self._decisions = Decisions(settings, consent_cookie, policy, markup, log)
-        self._endpoints = ConsentEndpoints(settings, self._decisions, policy, markup, assets)
-        self._edit_start = ResponseEditor(policy, markup, consent_mode, log).edit_start
+        self._endpoints = ConsentEndpoints(
+            settings, self._decisions, policy, markup, assets, snippets
+        )
+        self._edit_start = ResponseEditor(policy, snippets, log).edit_start
         self._own_path_starts = (settings.path_prefix, GPC_PATH)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

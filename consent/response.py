@@ -3,7 +3,7 @@
 ``ResponseEditor.edit_start`` runs once per response, in named steps:
 ``read_start`` (whether the body gets a snippet, whether a cookie is set),
 ``cookie_headers`` (the ``Set-Cookie`` list as the visitor's choice allows) and
-``page_sender`` (the page's start and its snippets, from ``page_snippets``,
+``page_sender`` (the page's start and its snippets, from ``PageSnippets``,
 handed to the ``PageSender`` that rewrites the body).
 """
 
@@ -15,14 +15,11 @@ from typing import NamedTuple
 
 from starlette.types import Message, Scope, Send
 
-from .banner import BannerMarkup, PageMarkup
-from .cache import BUDGETS, BoundedCache
-from .consent_mode import ConsentModeTag
 from .cookie_headers import set_cookie_pair
 from .cookies import CookiePolicy
-from .inject import PageSender, Snippets
+from .inject import PageSender
 from .log import ConsentLog
-from .state import UNDECIDED_GRANTS, ConsentState
+from .page_snippets import PageSnippets
 from .visitor import Visitor, csp_nonce, request_header, request_path, request_target
 
 Headers = list[tuple[bytes, bytes]]
@@ -34,6 +31,8 @@ _START_HEADERS = frozenset({b"content-type", b"set-cookie", b"content-encoding"}
 """The response headers that decide what happens to a response."""
 _PAGE_HEADERS = frozenset({b"content-length", b"vary"})
 """The response headers a rewritten page changes."""
+_ESI = b"ESI/1.0"
+_SURROGATE_CONTROL = (b"surrogate-control", b'content="ESI/1.0"')
 
 
 class StartFacts(NamedTuple):
@@ -94,20 +93,37 @@ def is_rewritable_html(content_type: bytes) -> bool:
 
 
 class ResponseEditor:
-    """Edits each response start as the visitor's choice requires."""
+    """Edits each response start as the visitor's choice requires.
+
+    What a page varies by follows ``cache_mode``. Whether a banner goes in at
+    all depends on ``Sec-Fetch-Dest`` (a page navigated to, not an iframe or a
+    fragment fetched by script) in every mode; the language on
+    ``Accept-Language`` unless one is forced; the snippets on ``Cookie`` in
+    ``"vary"`` mode only. In ``"esi"`` mode, a request that does not come
+    through an ESI processor (no ``Surrogate-Capability: ...="ESI/1.0"``) gets
+    the ``"vary"`` page: a site never shows raw includes, nor loses its banner.
+    A response that still sets a cookie always varies by ``Cookie``: no mode
+    makes it one to share.
+    """
 
     def __init__(
-        self,
-        policy: CookiePolicy,
-        markup: BannerMarkup,
-        consent_mode: ConsentModeTag,
-        log: ConsentLog | None,
+        self, policy: CookiePolicy, snippets: PageSnippets, log: ConsentLog | None
     ) -> None:
         self._policy = policy
-        self._markup = markup
-        self._consent_mode = consent_mode
+        self._snippets = snippets
         self._log = log
-        self._pages: BoundedCache[tuple[object, ...], Snippets] = BoundedCache(BUDGETS["pages"])
+        mode = snippets.mode
+        self._esi = mode == "esi"
+        self._shared = mode == "shared"
+        languages = (b"Accept-Language",) if not snippets.one_language else ()
+        # A page with includes only for a request that says an ESI processor reads them.
+        esi = (b"Surrogate-Capability",) if self._esi else ()
+        self._vary: dict[bool, tuple[bytes, ...]] = {
+            # By whether the page is the visitor's own (vary, or esi with no ESI processor).
+            True: (b"Cookie", *languages, b"Sec-Fetch-Dest", *esi),
+            False: (*(languages if self._shared else ()), b"Sec-Fetch-Dest", *esi),
+        }
+        self._vary_value = {own: b", ".join(names) for own, names in self._vary.items()}
 
     def edit_start(
         self,
@@ -131,26 +147,39 @@ class ResponseEditor:
             return None
         page = facts.page
         language = b""
+        own_page = True
         if page:
             dest = b""
+            esi = False
             for name, value in scope["headers"]:
                 if name == b"sec-fetch-dest":
                     dest = value
                 elif name == b"accept-language":
                     language = value
+                elif name == b"surrogate-capability":
+                    esi = _ESI in value
             # Only a page the visitor navigated to: not an iframe, nor an HTML
             # fragment fetched by script (htmx, Turbo), which would get a banner each.
             page = dest in (b"", b"document")
+            own_page = not self._shared and not (self._esi and esi)
         plain_start = message
         if facts.sets_cookies or refused or extra_headers:
             edited = self.cookie_headers(headers, facts, scope, visitor, extra_headers)
             if edited is not None:
                 headers = edited
-                _add_vary_cookie(headers)
+                if own_page or _sets_cookies(headers):
+                    _add_vary(headers, (b"Cookie",))
                 plain_start = {**message, "headers": headers}
         if not page:
+            if facts.page:
+                # Whether a banner went in depended on Sec-Fetch-Dest: say so to caches.
+                headers = list(headers)
+                _add_vary(headers, self._vary[own_page])
+                plain_start = {**message, "headers": headers}
             return plain_start
-        return self.page_sender(message, headers, plain_start, scope, visitor, language, send)
+        return self.page_sender(
+            message, headers, plain_start, scope, visitor, language, own_page, send
+        )
 
     def cookie_headers(
         self,
@@ -211,9 +240,10 @@ class ResponseEditor:
         scope: Scope,
         visitor: Visitor,
         language: bytes,
+        own_page: bool,
         send: Send,
     ) -> PageSender:
-        """The page's sender: its start (no ``Content-Length``, ``Vary: Cookie``), its snippets."""
+        """The page's sender: its start (no ``Content-Length``, ``Vary``), its snippets."""
         page_headers: Headers = []
         length = None
         varies = False
@@ -225,56 +255,39 @@ class ResponseEditor:
                 length = header[1]
                 continue
             if name == b"vary":
-                varies = varies or _varies_on_cookie(header[1])
+                varies = True
             page_headers.append(header)
-        if not varies:
-            page_headers.append((b"vary", b"Cookie"))
-        snippets = self.page_snippets(scope, visitor.state, language)
-        start: Message = {**message, "headers": page_headers}
-        return PageSender(start, plain_start, snippets, length, visitor.live_categories, send)
-
-    def page_snippets(self, scope: Scope, state: ConsentState, accept_language: bytes) -> Snippets:
-        """What goes after ``<head>`` (Consent Mode), where the body starts, and at its end."""
-        nonce = csp_nonce(scope)
-        target = scope.get("raw_path") or scope["path"]
-        query = scope.get("query_string", b"")
-        # A page is asked for again and again: its snippets are made once per
-        # language, page and choice. (A nonce is new each time: nothing to keep.)
-        key = (accept_language, target, query, state.decided, state.gpc, state.granted)
-        if not nonce:
-            find = self._pages.get  # called as a local: a slot's method is not looked up faster
-            found = find(key)
-            if found is not None:
-                return found
-        markup = self._markup.for_request(accept_language.decode("latin-1"))
-        page_markup: PageMarkup
-        if state.decided:
-            withdrawable = len(state.granted) > len(UNDECIDED_GRANTS)
-            page_markup = (
-                markup.settings_control_withdraw if withdrawable else markup.settings_control
-            )
+        if varies:
+            _add_vary(page_headers, self._vary[own_page])
         else:
-            page_markup = markup.banner_gpc if state.gpc else markup.banner
-        front, end = page_markup.render(request_target(scope), nonce, state.granted)
-        head = b""
-        if self._consent_mode.enabled:
-            head = self._consent_mode.render(state.decided, state.granted, nonce)
-        snippets = Snippets(head, front, end)
-        if not nonce:
-            cost = 512 + 2 * (len(accept_language) + len(target) + len(query))
-            cost += len(head) + len(front) + len(end)
-            self._pages.put(key, snippets, cost)
-        return snippets
+            page_headers.append((b"vary", self._vary_value[own_page]))
+        nonce = csp_nonce(scope)
+        target = request_target(scope)
+        start: Message = {**message, "headers": page_headers}
+        if own_page:
+            snippets = self._snippets.for_visitor(visitor.state, language, target, nonce)
+            live = visitor.live_categories
+        else:
+            # One page for every visitor: consent.js makes gated tags live.
+            snippets = self._snippets.for_everyone(language, target, nonce)
+            live = frozenset()
+            if self._esi:
+                page_headers.append(_SURROGATE_CONTROL)
+        return PageSender(start, plain_start, snippets, length, live, send)
 
 
-def _add_vary_cookie(headers: Headers) -> None:
+def _sets_cookies(headers: Headers) -> bool:
+    return any(name.lower() == b"set-cookie" for name, _ in headers)
+
+
+def _add_vary(headers: Headers, wanted: tuple[bytes, ...]) -> None:
+    """Add the ``Vary`` names in ``wanted`` that the headers do not name yet."""
+    named: set[bytes] = set()
     for name, value in headers:
-        if name.lower() == b"vary" and _varies_on_cookie(value):
-            return
-    headers.append((b"vary", b"Cookie"))
-
-
-def _varies_on_cookie(vary: bytes) -> bool:
-    """Whether a ``Vary`` value already covers ``Cookie``."""
-    tokens = {token.strip().lower() for token in vary.split(b",")}
-    return b"*" in tokens or b"cookie" in tokens
+        if name.lower() == b"vary":
+            named.update(token.strip().lower() for token in value.split(b","))
+    if b"*" in named:
+        return
+    missing = [token for token in wanted if token.lower() not in named]
+    if missing:
+        headers.append((b"vary", b", ".join(missing)))

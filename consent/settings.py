@@ -42,11 +42,16 @@ __all__ = [
     "LOCALES",
     "MAX_CONSENT_DAYS",
     "NECESSARY",
+    "CacheMode",
     "Category",
     "ConsentSettings",
     "bundled_locales",
     "default_categories",
 ]
+
+
+CacheMode = Literal["vary", "esi", "shared"]
+"""How pages meet a shared cache: made per visitor, with ESI includes, or one for all."""
 
 
 class ConsentSettings(BaseSettings):
@@ -90,6 +95,10 @@ class ConsentSettings(BaseSettings):
     banner_position: Literal["bottom", "top"] = "bottom"
     """Where the banner shows on screen. In the document and the focus order it is
     always first, so that the keyboard and screen readers reach it before the page."""
+    cache_mode: CacheMode = "vary"
+    """How pages meet a shared cache (Varnish, a CDN): ``"vary"`` makes each visitor's
+    page for them (``Vary: Cookie``); ``"esi"`` serves one page with ESI includes of the
+    visitor's fragments; ``"shared"`` serves one page that the browser adapts."""
     locale: str | None = None
     """Show every visitor this language; None chooses from ``Accept-Language``."""
     default_locale: str = "en"

@@ -61,14 +61,14 @@ const submit = (event) => {
   );
 };
 
-const apply = (state) => {
+const apply = (state, announce = true) => {
   granted = state.granted;
   root.setAttribute("data-consent-granted", granted.join(" "));
   root.querySelector("[data-consent-banner]")?.remove();
   root.querySelector("[data-consent-settings]").hidden = false;
   root.querySelector("[data-consent-withdraw]").hidden = granted.length < 2;
   if (dialog?.open) dialog.close();
-  root.querySelector("[data-consent-status]").textContent = config.texts.saved;
+  if (announce) root.querySelector("[data-consent-status]").textContent = config.texts.saved;
   expireRefusedCookies();
   updateConsentMode();
   activate();
@@ -214,5 +214,15 @@ const trapFocus = (event) => {
 if (root) {
   document.addEventListener("submit", submit);
   document.addEventListener("click", openPreferences);
-  activate();
+  const marked = document.documentElement;
+  if (banner && marked.hasAttribute("data-consent-decided")) {
+    /* cache_mode "shared": the choice consent-state.js read. */
+    apply({ granted: words(marked.dataset.consentGranted) }, false);
+  } else {
+    activate();
+  }
+  /* "Cookie settings" last in the focus order, wherever a cache put it. */
+  if (!root.querySelector("[data-consent-banner]") && root.parentElement === document.body) {
+    document.body.append(root);
+  }
 }

@@ -7,6 +7,7 @@ from collections.abc import Generator
 from typing import Any
 
 import pytest
+from hypothesis import settings as hypothesis_settings
 
 from consent import ConsentSettings
 
@@ -14,6 +15,11 @@ IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 SECRET = "test-secret-key-that-is-long-enough-0123456789"
 
 pytest_plugins = ["pytester"]
+
+# Property tests check what happens, never how fast: speed is measured by the benchmarks
+# (bench/), on a quiet machine, and a loaded one must not fail a test.
+hypothesis_settings.register_profile("consent", deadline=None)
+hypothesis_settings.load_profile("consent")
 
 
 @pytest.hookimpl(wrapper=True)

@@ -19,6 +19,7 @@ from starlette.testclient import TestClient
 from starlette.types import Receive, Scope, Send
 
 from consent import Category, ConsentMiddleware
+from consent.assets import Assets
 from consent.banner import BannerMarkup
 from consent.log import MemoryConsentLog
 from consent.settings import bundled_locales
@@ -292,7 +293,7 @@ def test_injected_tags_carry_the_apps_nonce() -> None:
     # With a nonce, Consent Mode's script and the banner's stylesheet are inline.
     assert re.search(r'<head><script nonce="abc123&quot;" data-consent-mode="[^"]*">', html)
     assert "consent-mode." not in html
-    assert '<style nonce="abc123&quot;">/* consent: banner' in html
+    assert '<style nonce="abc123&quot;">:root {' in html
     assert 'rel="stylesheet"' not in html
 
 
@@ -365,11 +366,23 @@ def test_one_middleware_gives_each_request_its_own_snippets() -> None:
 
 
 def test_script_and_styles_fit_in_5_kb_gzipped() -> None:
+    files = Assets("/_consent").sources
     total = sum(
-        len(gzip.compress((ROOT / "static" / name).read_bytes(), 9))
+        len(gzip.compress(files[name].encode(), 9))
         for name in ("consent.js", "consent.css", "consent-mode.js")
     )
     assert total <= 5 * 1024, total
+
+
+def test_served_files_leave_out_comments_only() -> None:
+    served = Assets("/_consent").sources
+    for name, text in served.items():
+        source = (ROOT / "static" / name).read_text()
+        assert "/*" not in text, name
+        assert len(text) < len(source), name
+        # What is left is the source, in order, less its comments.
+        words = re.sub(r"/\*.*?\*/", "", source, flags=re.S).split()
+        assert text.split() == words, name
 
 
 def test_script_is_a_module_with_no_empty_nonce() -> None:

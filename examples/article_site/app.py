@@ -25,6 +25,7 @@ from starlette.routing import BaseRoute, Mount
 from starlette.staticfiles import StaticFiles
 
 from consent import ConsentMiddleware
+from consent.settings import CacheMode
 
 from .cookie_policy import SESSION_COOKIE, SESSION_DAYS, build_consent_settings
 from .thirdparty import create_tracker_app
@@ -46,6 +47,7 @@ def create_app(
     tracker_origin: str = "",
     debug: bool = False,
     freeze_startup_heap: bool = False,
+    cache_mode: CacheMode = "vary",
 ) -> Starlette:
     """Build the site.
 
@@ -57,6 +59,8 @@ def create_app(
     `freeze_startup_heap` calls `gc.freeze()` once the site has started, which keeps
     the garbage collector's full passes short (docs/operations.md, "Latency under
     load"); for a process that serves the site, not for one that builds many apps.
+    `cache_mode` is the middleware's (docs/caches.md): "esi" or "shared" to serve the
+    site's pages from a cache such as Varnish.
     """
     if tracker_origin and not _ORIGIN.match(tracker_origin.rstrip("/")):
         raise ValueError(
@@ -66,7 +70,7 @@ def create_app(
     if secret_key is None:
         secret_key = os.environ.get("CONSENT_SECRET_KEY") or DEMO_SECRET_KEY
 
-    settings = build_consent_settings(secret_key=secret_key, log_url=log_url)
+    settings = build_consent_settings(secret_key=secret_key, log_url=log_url, cache_mode=cache_mode)
     templates = make_templates(
         tracker_url=tracker_origin.rstrip("/") or "/thirdparty",
         preferences_url=f"{settings.path_prefix}/preferences",

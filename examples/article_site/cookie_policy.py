@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from consent import Category, ConsentSettings
+from consent.settings import CacheMode
 
 SESSION_COOKIE = "session"
 THEME_COOKIE = "theme"
@@ -65,7 +66,9 @@ CATEGORIES: tuple[Category, ...] = (
 )
 
 
-def build_consent_settings(*, secret_key: str, log_url: str | None) -> ConsentSettings:
+def build_consent_settings(
+    *, secret_key: str, log_url: str | None, cache_mode: CacheMode = "vary"
+) -> ConsentSettings:
     """The middleware's settings for this site.
 
     `necessary_cookies` lists only the sign-in session: it exists because the
@@ -78,6 +81,7 @@ def build_consent_settings(*, secret_key: str, log_url: str | None) -> ConsentSe
         policy_revision=1,
         log_url=log_url,
         privacy_policy_url="/privacy",
+        cache_mode=cache_mode,
     )
 
 

@@ -100,9 +100,23 @@ class SiteViews:
             Route("/privacy", self.privacy, methods=["GET"], name="privacy"),
         ]
 
+    def cacheable(self, request: Request, response: Response) -> Response:
+        """Behind a page cache (``cache_mode`` "esi" or "shared"), a page that is the same
+        for every visitor is marked for it: five minutes in the shared cache, checked by
+        browsers each time. A signed-in reader's page, or one in their reading mode, is
+        theirs alone."""
+        if self.settings.cache_mode == "vary":
+            return response
+        personal = "user" in request.session or THEME_COOKIE in request.cookies
+        response.headers["cache-control"] = (
+            "private, no-store" if personal else "public, max-age=0, s-maxage=300"
+        )
+        return response
+
     async def front_page(self, request: Request) -> Response:
         """The list of articles, newest first."""
-        return self.templates.TemplateResponse(request, "index.html", {"articles": ARTICLES})
+        page = self.templates.TemplateResponse(request, "index.html", {"articles": ARTICLES})
+        return self.cacheable(request, page)
 
     async def article(self, request: Request) -> Response:
         """One article; records a visit in the `site_analytics` cookie every time."""
@@ -122,7 +136,7 @@ class SiteViews:
             samesite="lax",
             httponly=True,
         )
-        return response
+        return self.cacheable(request, response)
 
     async def set_theme(self, request: Request) -> Response:
         """Store the reading mode in the `theme` cookie and go back to the page."""
@@ -165,7 +179,7 @@ class SiteViews:
         choices = [
             (category.title, consent.allows(category.key)) for category in self.settings.categories
         ]
-        return self.templates.TemplateResponse(
+        page = self.templates.TemplateResponse(
             request,
             "privacy.html",
             {
@@ -178,6 +192,9 @@ class SiteViews:
                 "log_truncated_ip": self.settings.log_ip == "truncated",
             },
         )
+        if self.settings.cache_mode != "vary":
+            page.headers["cache-control"] = "private, no-store"  # the visitor's own choices
+        return page
 
     async def not_found(self, request: Request, exc: Exception) -> Response:
         """The 404 page, for unknown paths and unknown article slugs alike."""

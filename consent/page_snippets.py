@@ -1,0 +1,129 @@
+"""What goes in a page, in each ``cache_mode``: the visitor's own snippets, or one page for all.
+
+- ``"vary"``: each page is made for its visitor (banner or "Cookie settings"
+  control, Consent Mode with their choice) and varies by ``Cookie``.
+- ``"esi"``: the page holds ``<esi:include>``s of the fragment endpoints where
+  the snippets go; the cache in front fills them in per visitor.
+- ``"shared"``: every visitor gets the same page, the undecided one, with
+  ``consent-state.js`` first in ``<head>``: it marks a decided visitor's
+  document before it renders (the banner never shows), and ``consent.js``
+  applies the choice.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from urllib.parse import quote
+
+from .banner import BannerMarkup, PageMarkup
+from .cache import BUDGETS, BoundedCache
+from .consent_mode import ConsentModeTag
+from .inject import Snippets
+from .settings import CacheMode, ConsentSettings
+from .snippet import HOLES, NONCE, snippet_of
+from .state import UNDECIDED_GRANTS, ConsentState
+
+
+class PageSnippets:
+    """Makes each page's ``Snippets``, and keeps those that pages repeat."""
+
+    def __init__(
+        self,
+        settings: ConsentSettings,
+        markup: BannerMarkup,
+        consent_mode: ConsentModeTag,
+        state_script_url: str,
+    ) -> None:
+        self.mode: CacheMode = settings.cache_mode
+        self.one_language = settings.locale is not None or len(settings.available_locales) == 1
+        """Every visitor gets the same language: pages do not vary by ``Accept-Language``."""
+        self._markup = markup
+        self._consent_mode = consent_mode
+        self._pages: BoundedCache[tuple[object, ...], Snippets] = BoundedCache(BUDGETS["pages"])
+        prefix = settings.path_prefix
+        self.fragment_head_path = f"{prefix}/fragment/head"
+        self.fragment_body_path = f"{prefix}/fragment/body"
+        # What consent-state.js needs to read the consent cookie as the server does.
+        state = {
+            "cookie": settings.cookie_name,
+            "revision": settings.policy_revision,
+            "categories": list(settings.category_keys),
+            "gpc": sorted(settings.gpc_opt_out_keys),
+        }
+        data = html.escape(json.dumps(state, separators=(",", ":")))
+        src = html.escape(state_script_url)
+        self._state_tag = snippet_of(
+            f'<script src="{src}"{HOLES[NONCE]} data-consent-state="{data}"></script>'
+        )
+
+    def for_visitor(
+        self, state: ConsentState, accept_language: bytes, target: str, nonce: str
+    ) -> Snippets:
+        """A page made for one visitor: their banner or control, their Consent Mode."""
+        # A page is asked for again and again: its snippets are made once per
+        # language, page and choice. (A nonce is new each time: nothing to keep.)
+        key = (accept_language, target, state.decided, state.gpc, state.granted)
+        if not nonce:
+            find = self._pages.get  # called as a local: a slot's method is not looked up faster
+            found = find(key)
+            if found is not None:
+                return found
+        markup = self._markup.for_request(accept_language.decode("latin-1"))
+        page_markup: PageMarkup
+        if state.decided:
+            withdrawable = len(state.granted) > len(UNDECIDED_GRANTS)
+            page_markup = (
+                markup.settings_control_withdraw if withdrawable else markup.settings_control
+            )
+        else:
+            page_markup = markup.banner_gpc if state.gpc else markup.banner
+        front, end = page_markup.render(target, nonce, state.granted)
+        head = b""
+        if self._consent_mode.enabled:
+            head = self._consent_mode.render(state.decided, state.granted, nonce)
+        snippets = Snippets(head, front, end)
+        if not nonce:
+            self._keep(key, snippets, len(accept_language) + len(target))
+        return snippets
+
+    def for_everyone(self, accept_language: bytes, target: str, nonce: str) -> Snippets:
+        """The page every visitor gets in ``esi`` or ``shared`` mode."""
+        key = (accept_language if self.mode == "shared" else b"", target)
+        if not nonce:
+            find = self._pages.get
+            found = find(key)
+            if found is not None:
+                return found
+        if self.mode == "esi":
+            snippets = self._includes(target, nonce)
+        else:
+            snippets = self._shared(accept_language, target, nonce)
+        if not nonce:
+            self._keep(key, snippets, len(key[0]) + len(target))
+        return snippets
+
+    def _includes(self, target: str, nonce: str) -> Snippets:
+        """ESI includes of the visitor's fragments: the page's own URL, its nonce."""
+        # An ESI processor reads ``src`` as it is, before any HTML: no entities in it.
+        query = "nonce=" + quote(nonce, safe="") if nonce else ""
+        head = b""
+        if self._consent_mode.enabled:
+            src = self.fragment_head_path + ("?" + query if query else "")
+            head = f'<esi:include src="{src}"/>'.encode("ascii")
+        body_query = "next=" + quote(target, safe="/") + ("&" + query if query else "")
+        front = f'<esi:include src="{self.fragment_body_path}?{body_query}"/>'.encode("ascii")
+        return Snippets(head, front, b"")
+
+    def _shared(self, accept_language: bytes, target: str, nonce: str) -> Snippets:
+        """The undecided visitor's page, with the script that marks a decided one's."""
+        markup = self._markup.for_request(accept_language.decode("latin-1"))
+        front, end = markup.banner_shared.render(target, nonce, UNDECIDED_GRANTS)
+        head = self._state_tag.render("", nonce)
+        if self._consent_mode.enabled:
+            head += self._consent_mode.render(False, UNDECIDED_GRANTS, nonce)
+        return Snippets(head, front, end)
+
+    def _keep(self, key: tuple[object, ...], snippets: Snippets, key_size: int) -> None:
+        cost = 512 + 2 * key_size + len(snippets.head) + len(snippets.front) + len(snippets.end)
+        self._pages.put(key, snippets, cost)

@@ -1,0 +1,35 @@
+/* consent: cache_mode "shared". Every visitor gets the same cached page, with the banner.
+   This script, first in <head>, reads the visitor's choice from the consent cookie and marks
+   the document before it renders, so that a visitor who has decided never sees the banner;
+   consent.js then applies the choice. The server checks the cookie's signature on every
+   request it sees: what this reads only decides what the page shows. */
+(function (script) {
+  var config = JSON.parse(script.getAttribute("data-consent-state"));
+  var root = document.documentElement;
+  var gpc = navigator.globalPrivacyControl === true;
+  if (gpc) root.setAttribute("data-consent-gpc-signal", "");
+  var value = null;
+  var pairs = document.cookie.split(";");
+  for (var i = 0; i < pairs.length; i++) {
+    var pair = pairs[i];
+    var at = pair.indexOf("=");
+    if (at >= 0 && pair.slice(0, at).trim() === config.cookie) {
+      value = pair.slice(at + 1).trim();
+      break;
+    }
+  }
+  /* 1.<consent id>.<revision>.<how>.<granted>.<time>.<signature>; how: a, r or s. */
+  var parts = value ? value.split(".") : [];
+  if (parts.length !== 7 || parts[0] !== "1" || parts[2] !== String(config.revision)) return;
+  var granted = ["necessary"];
+  var keys = parts[4] ? parts[4].split("~") : [];
+  for (var j = 0; j < keys.length; j++) {
+    var key = keys[j];
+    if (config.categories.indexOf(key) < 0) continue;
+    /* As on the server: GPC opts out of these unless they were chosen one by one. */
+    if (gpc && parts[3] !== "s" && config.gpc.indexOf(key) >= 0) continue;
+    granted.push(key);
+  }
+  root.setAttribute("data-consent-decided", "");
+  root.setAttribute("data-consent-granted", granted.join(" "));
+})(document.currentScript);
