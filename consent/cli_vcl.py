@@ -46,10 +46,20 @@ def vcl(
             "such as a theme: requests with it are not served from the cache. Repeatable.",
         ),
     ] = None,
+    ignore: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--ignore",
+            help="A necessary cookie (pattern as declared) that does not change the pages, "
+            "such as a load balancer's: requests with it are served from the cache. Never "
+            "a cookie that marks a signed-in reader. Repeatable.",
+        ),
+    ] = None,
 ) -> None:
     """Print the Varnish VCL for the site's cache_mode ("esi" or "shared")."""
     try:
-        sys.stdout.write(varnish_vcl(load_settings(settings), tuple(keep or ())))
+        vcl_text = varnish_vcl(load_settings(settings), tuple(keep or ()), tuple(ignore or ()))
+        sys.stdout.write(vcl_text)
     except ValidationError as error:
         message = "; ".join(
             f"{'.'.join(map(str, problem['loc']))}: {problem['msg']}" for problem in error.errors()

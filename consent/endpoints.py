@@ -144,7 +144,8 @@ class ConsentEndpoints:
             elif field == "nonce" and _NONCE.fullmatch(value):
                 nonce = value
         language = headers.get("accept-language", "").encode("latin-1")
-        snippets = self._snippets.for_visitor(visitor.state, language, next_url, nonce)
+        path, _, query = next_url.encode("latin-1", "replace").partition(b"?")
+        snippets = self._snippets.for_visitor(visitor.state, language, path, query, nonce)
         body = snippets.head if head else snippets.front + snippets.end
         return Response(body, media_type="text/html; charset=utf-8", headers=_FRAGMENT_HEADERS)
 

@@ -58,12 +58,16 @@ class PageSnippets:
         )
 
     def for_visitor(
-        self, state: ConsentState, accept_language: bytes, target: str, nonce: str
+        self, state: ConsentState, accept_language: bytes, path: bytes, query: bytes, nonce: str
     ) -> Snippets:
-        """A page made for one visitor: their banner or control, their Consent Mode."""
+        """A page made for one visitor: their banner or control, their Consent Mode.
+
+        ``path`` and ``query`` are the page's, as the browser sent them (the forms'
+        ``next``).
+        """
         # A page is asked for again and again: its snippets are made once per
         # language, page and choice. (A nonce is new each time: nothing to keep.)
-        key = (accept_language, target, state.decided, state.gpc, state.granted)
+        key = (accept_language, path, query, state.decided, state.gpc, state.granted)
         if not nonce:
             find = self._pages.get  # called as a local: a slot's method is not looked up faster
             found = find(key)
@@ -78,29 +82,33 @@ class PageSnippets:
             )
         else:
             page_markup = markup.banner_gpc if state.gpc else markup.banner
+        target = _target(path, query)
         front, end = page_markup.render(target, nonce, state.granted)
         head = b""
         if self._consent_mode.enabled:
             head = self._consent_mode.render(state.decided, state.granted, nonce)
         snippets = Snippets(head, front, end)
         if not nonce:
-            self._keep(key, snippets, len(accept_language) + len(target))
+            self._keep(key, snippets, len(accept_language) + len(path) + len(query))
         return snippets
 
-    def for_everyone(self, accept_language: bytes, target: str, nonce: str) -> Snippets:
+    def for_everyone(
+        self, accept_language: bytes, path: bytes, query: bytes, nonce: str
+    ) -> Snippets:
         """The page every visitor gets in ``esi`` or ``shared`` mode."""
-        key = (accept_language if self.mode == "shared" else b"", target)
+        key = (accept_language if self.mode == "shared" else b"", path, query)
         if not nonce:
             find = self._pages.get
             found = find(key)
             if found is not None:
                 return found
+        target = _target(path, query)
         if self.mode == "esi":
             snippets = self._includes(target, nonce)
         else:
             snippets = self._shared(accept_language, target, nonce)
         if not nonce:
-            self._keep(key, snippets, len(key[0]) + len(target))
+            self._keep(key, snippets, len(key[0]) + len(path) + len(query))
         return snippets
 
     def _includes(self, target: str, nonce: str) -> Snippets:
@@ -127,3 +135,9 @@ class PageSnippets:
     def _keep(self, key: tuple[object, ...], snippets: Snippets, key_size: int) -> None:
         cost = 512 + 2 * key_size + len(snippets.head) + len(snippets.front) + len(snippets.end)
         self._pages.put(key, snippets, cost)
+
+
+def _target(path: bytes, query: bytes) -> str:
+    """The page's path and query, as the browser asked for it."""
+    target = path.decode("latin-1")
+    return f"{target}?{query.decode('latin-1')}" if query else target

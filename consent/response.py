@@ -20,7 +20,7 @@ from .cookies import CookiePolicy
 from .inject import PageSender
 from .log import ConsentLog
 from .page_snippets import PageSnippets
-from .visitor import Visitor, csp_nonce, request_header, request_path, request_target
+from .visitor import Visitor, csp_nonce, request_header, request_path
 
 Headers = list[tuple[bytes, bytes]]
 
@@ -163,22 +163,33 @@ class ResponseEditor:
             page = dest in (b"", b"document")
             own_page = not self._shared and not (self._esi and esi)
         plain_start = message
+        by_cookie = False
         if facts.sets_cookies or refused or extra_headers:
             edited = self.cookie_headers(headers, facts, scope, visitor, extra_headers)
+            # A response that still sets a cookie (an expiry of ours, or the app's) is
+            # one visitor's in every mode.
             if edited is not None:
                 headers = edited
-                if own_page or _sets_cookies(headers):
-                    _add_vary(headers, (b"Cookie",))
+            by_cookie = (own_page and edited is not None) or bool(
+                refused or extra_headers or (facts.sets_cookies and _sets_cookies(headers))
+            )
+            if by_cookie:
+                # A copy: the app's own list is not ours to change, and a page's own
+                # start gets its whole Vary in page_sender.
+                plain_headers = list(headers) if page or edited is None else headers
+                _add_vary(plain_headers, (b"Cookie",))
+                plain_start = {**message, "headers": plain_headers}
+            elif edited is not None:
                 plain_start = {**message, "headers": headers}
         if not page:
             if facts.page:
                 # Whether a banner went in depended on Sec-Fetch-Dest: say so to caches.
-                headers = list(headers)
+                headers = list(plain_start["headers"])
                 _add_vary(headers, self._vary[own_page])
                 plain_start = {**message, "headers": headers}
             return plain_start
         return self.page_sender(
-            message, headers, plain_start, scope, visitor, language, own_page, send
+            message, headers, plain_start, scope, visitor, language, own_page, by_cookie, send
         )
 
     def cookie_headers(
@@ -241,6 +252,7 @@ class ResponseEditor:
         visitor: Visitor,
         language: bytes,
         own_page: bool,
+        by_cookie: bool,
         send: Send,
     ) -> PageSender:
         """The page's sender: its start (no ``Content-Length``, ``Vary``), its snippets."""
@@ -257,19 +269,23 @@ class ResponseEditor:
             if name == b"vary":
                 varies = True
             page_headers.append(header)
-        if varies:
-            _add_vary(page_headers, self._vary[own_page])
+        if own_page or not by_cookie:
+            if varies:
+                _add_vary(page_headers, self._vary[own_page])
+            else:
+                page_headers.append((b"vary", self._vary_value[own_page]))
         else:
-            page_headers.append((b"vary", self._vary_value[own_page]))
+            _add_vary(page_headers, (b"Cookie", *self._vary[False]))
         nonce = csp_nonce(scope)
-        target = request_target(scope)
+        path: bytes = scope.get("raw_path") or scope["path"].encode("utf-8")
+        query: bytes = scope.get("query_string", b"")
         start: Message = {**message, "headers": page_headers}
         if own_page:
-            snippets = self._snippets.for_visitor(visitor.state, language, target, nonce)
+            snippets = self._snippets.for_visitor(visitor.state, language, path, query, nonce)
             live = visitor.live_categories
         else:
             # One page for every visitor: consent.js makes gated tags live.
-            snippets = self._snippets.for_everyone(language, target, nonce)
+            snippets = self._snippets.for_everyone(language, path, query, nonce)
             live = frozenset()
             if self._esi:
                 page_headers.append(_SURROGATE_CONTROL)

@@ -46,13 +46,18 @@ def cookie_name_regex(pattern: str) -> str:
     return "".join(out)
 
 
-def varnish_vcl(settings: ConsentSettings, keep: tuple[str, ...] = ()) -> str:
+def varnish_vcl(
+    settings: ConsentSettings, keep: tuple[str, ...] = (), ignore: tuple[str, ...] = ()
+) -> str:
     """The VCL for ``settings``; ``ValueError`` when ``cache_mode`` is ``"vary"``.
 
     The consent cookie and every category's cookies are left out of the cache
     look-up: the page is the same whatever they say. ``keep`` names the
     category cookies (patterns as declared) that the site reads to make the page
     (a theme, a region): a request with one goes to the site's own rules.
+    ``ignore`` names necessary cookies that do not change the page either (a
+    load balancer's, an anonymous session's); a cookie that marks a signed-in
+    reader must not be one of them.
     """
     mode = settings.cache_mode
     if mode == "vary":
@@ -65,7 +70,10 @@ def varnish_vcl(settings: ConsentSettings, keep: tuple[str, ...] = ()) -> str:
     unknown = sorted(set(keep) - set(declared))
     if unknown:
         raise ValueError(f"--keep: {unknown} not declared by any category")
-    names = [settings.cookie_name, *(p for p in declared if p not in keep)]
+    stray = sorted(set(ignore) - set(settings.necessary_cookies))
+    if stray:
+        raise ValueError(f"--ignore: {stray} not in necessary_cookies")
+    names = [settings.cookie_name, *(p for p in declared if p not in keep), *ignore]
     cookies = "|".join(dict.fromkeys(cookie_name_regex(name) for name in names))
     esi = mode == "esi"
     lines = [
@@ -115,8 +123,9 @@ def varnish_vcl(settings: ConsentSettings, keep: tuple[str, ...] = ()) -> str:
             "    }",
         ]
     lines += [
-        "    # The consent cookie and the cookies of the consent categories do not change the",
-        "    # page: with no other cookie, it is looked up in the cache. The Cookie header",
+        "    # The consent cookie and the cookies of the consent categories (and those of",
+        "    # `consent vcl --ignore`) do not change the page: with no other cookie, it is",
+        "    # looked up in the cache. The Cookie header",
         "    # stays: the fragments are the visitor's, and on a miss the site still strips",
         "    # and expires what the visitor refuses (a response that sets a cookie is not",
         "    # stored).",

@@ -14,10 +14,12 @@ const cookiePatterns = Object.entries(config.cookies ?? {}).flatMap(([key, sourc
 /* The banner waits, hidden, for the stylesheet; a page without a CSP nonce gets it from
    here, so that no request of ours holds up the first paint. */
 const banner = root?.querySelector("[data-consent-banner]");
+let styled = Promise.resolve();
 if (banner && config.stylesheet && getComputedStyle(banner).display === "none") {
   const link = document.createElement("link");
   link.rel = "stylesheet";
   link.href = config.stylesheet;
+  styled = new Promise((done) => (link.onload = link.onerror = done));
   document.head.append(link);
 }
 
@@ -64,9 +66,14 @@ const submit = (event) => {
 const apply = (state, announce = true) => {
   granted = state.granted;
   root.setAttribute("data-consent-granted", granted.join(" "));
-  root.querySelector("[data-consent-banner]")?.remove();
-  root.querySelector("[data-consent-settings]").hidden = false;
-  root.querySelector("[data-consent-withdraw]").hidden = granted.length < 2;
+  /* On a page's load, shown once styled: never a moment unstyled. */
+  const show = () => {
+    root.querySelector("[data-consent-banner]")?.remove();
+    root.querySelector("[data-consent-settings]").hidden = false;
+    root.querySelector("[data-consent-withdraw]").hidden = granted.length < 2;
+  };
+  if (announce) show();
+  else styled.then(show);
   if (dialog?.open) dialog.close();
   if (announce) root.querySelector("[data-consent-status]").textContent = config.texts.saved;
   expireRefusedCookies();
@@ -222,7 +229,9 @@ if (root) {
     activate();
   }
   /* "Cookie settings" last in the focus order, wherever a cache put it. */
-  if (!root.querySelector("[data-consent-banner]") && root.parentElement === document.body) {
-    document.body.append(root);
-  }
+  styled.then(() => {
+    if (!root.querySelector("[data-consent-banner]") && root.parentElement === document.body) {
+      document.body.append(root);
+    }
+  });
 }

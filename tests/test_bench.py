@@ -3,13 +3,29 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import time
+from collections import Counter
 from collections.abc import Awaitable
+from pathlib import Path
 from typing import Any
 
 import pytest
 from starlette.types import ASGIApp, Message
 
 from bench.apps import ARTICLE, STREAM_CHUNK_BYTES, bare_app, consent_app
+from bench.cache import (
+    GA_PROPERTY_COOKIE,
+    KINDS,
+    SESSION_COOKIE,
+    Run,
+    article_urls,
+    check,
+    make_readers,
+    measure,
+    process_cpu_seconds,
+    report,
+)
 from bench.overhead.cases import (
     BANNER_MARK,
     CASES,
@@ -21,7 +37,9 @@ from bench.overhead.cases import (
 )
 from bench.overhead.inprocess import in_process_part
 from bench.overhead.memory import memory_child
+from consent.settings import CacheMode
 from tests.asgi import CountingSink, body_of, http_scope, serve
+from tests.cache.servers import VARNISHD
 
 STACKS: dict[str, ASGIApp] = {"bare": bare_app, "consent": consent_app}
 
@@ -131,3 +149,70 @@ def test_every_served_request_gets_its_own_header_objects() -> None:
     assert all(a is not b for a, b in zip(first[0], template["headers"][0], strict=True))
     assert first is not template["headers"]
     assert second is not first
+
+
+# --- bench/cache.py: pages behind Varnish (a tiny run; the benchmark itself is run by hand)
+
+
+def test_process_cpu_seconds_reads_the_process_s_own_cpu_time() -> None:
+    pid = os.getpid()
+    before, own = process_cpu_seconds(pid), time.process_time()
+    while time.process_time() - own < 0.3:
+        sum(range(10_000))
+    spent = process_cpu_seconds(pid) - before
+    # /proc counts in clock ticks (10 ms): the same 0.3 s, to within a few ticks.
+    assert abs(spent - (time.process_time() - own)) < 0.05
+
+
+def test_readers_are_a_third_of_each_kind_each_with_cookies_of_their_own() -> None:
+    urls = article_urls(20)
+    assert len(set(urls)) == 20
+    assert sum("?ref=" in url for url in urls) == 15  # the site has 5 articles
+    readers = make_readers(9, urls, session=True, seed=1)
+    assert Counter(reader.kind for reader in readers) == dict.fromkeys(KINDS, 3)
+    for name in ("_ga", GA_PROPERTY_COOKIE, SESSION_COOKIE):
+        assert len({reader.cookies[name] for reader in readers}) == 9
+    assert all(sorted(reader.urls) == sorted(urls) for reader in readers)
+    assert len({tuple(reader.urls) for reader in readers}) == 9
+    assert not any(SESSION_COOKIE in r.cookies for r in make_readers(3, urls, False, 1))
+
+
+def test_the_run_check_refuses_counts_that_disagree() -> None:
+    counters = {"cache_hit": 5, "backend_req": 7, "esi_req": 0, "s_pass": 2}
+    run = Run("shared", False, 2, page_views=10, hits=5, decisions=2, varnish=counters)
+    check(run)
+    with pytest.raises(RuntimeError, match="varnishstat counts 5 hits, X-Varnish 4"):
+        check(Run("shared", False, 2, page_views=10, hits=4, decisions=2, varnish=counters))
+    with pytest.raises(RuntimeError, match="1 pages showed"):
+        check(Run("shared", False, 2, 10, 5, wrong_pages=1, decisions=2, varnish=counters))
+
+
+@pytest.mark.varnish
+@pytest.mark.parametrize(
+    ("mode", "session"), [("vary", True), ("esi", True), ("shared", True), ("esi", False)]
+)
+def test_a_tiny_run_through_varnish_counts_pages_hits_and_origin_requests(
+    mode: CacheMode, session: bool, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    if not Path(VARNISHD).is_file():
+        pytest.skip("Varnish is not installed (Debian package varnish; scripts/test adds it)")
+    # One language: a tiny run over many languages' variants would be all misses.
+    readers = make_readers(6, article_urls(3), session, seed=1, language_mix=[("en-GB,en", 1)])
+    run = asyncio.run(measure(mode, session, readers, 2, tmp_path))
+    # Four readers of six decide on their first page, and see it again after the 303.
+    assert (run.page_views, run.decisions, run.read_page_views) == (6 * 3 + 4, 4, 6 * 2)
+    check(run)  # each page showed its reader's state; X-Varnish and varnishstat agree
+    assert run.varnish["esi_req"] == (2 * run.page_views if mode == "esi" else 0)
+    # Every reader arrives undecided: the first answer from the origin expires its `_ga`.
+    assert run.fetched_setting_cookies >= run.cookies_set["_ga"] > 0
+    passed = run.varnish["s_pass"] - run.varnish["esi_req"] - run.decisions
+    # The load balancer's cookie, one per reader, is left out of the look-up: no pass.
+    assert passed == 0
+    if mode != "vary":
+        assert run.hits > 0
+    elif session:
+        # Vary: Cookie, and every reader's cookies are their own.
+        assert run.hits == 0
+    targets = report([run])
+    assert [target.name.split(",")[0] for target in targets] == ([] if mode == "vary" else [mode])
+    assert f"| {mode} " in capsys.readouterr().out

@@ -750,6 +750,12 @@ def test_cli_reads_the_settings_as_the_middleware_does_without_a_reference() -> 
             id="undeclared-keep",
         ),
         pytest.param(
+            ["--settings", "tests.test_cache_modes:SETTINGS", "--ignore", "_ga"],
+            {},
+            "--ignore: ['_ga'] not in necessary_cookies",
+            id="ignore-not-necessary",
+        ),
+        pytest.param(
             [],
             {"CONSENT_CACHE_MODE": "esi"},
             "secret_key",
@@ -772,14 +778,22 @@ def test_cli_fails_with_status_2_and_one_line(
 
 REGENERATE = (
     "python -m consent.cli vcl --settings tests.test_cache_modes:example_site_settings "
-    "--keep theme > docs/varnish/consent.vcl"
+    "--keep theme --ignore SERVERID > docs/varnish/consent.vcl"
 )
 
 
 def test_docs_vcl_is_what_consent_vcl_prints_for_the_example_site() -> None:
     result = runner.invoke(
         cli_app,
-        ["vcl", "--settings", "tests.test_cache_modes:example_site_settings", "--keep", "theme"],
+        [
+            "vcl",
+            "--settings",
+            "tests.test_cache_modes:example_site_settings",
+            "--keep",
+            "theme",
+            "--ignore",
+            "SERVERID",
+        ],
     )
     assert result.exit_code == 0, result.output
     assert DOCS_VCL.is_file(), f"docs/varnish/consent.vcl is missing; run: {REGENERATE}"

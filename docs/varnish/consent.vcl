@@ -22,13 +22,14 @@ sub consent_recv {
     if ((req.method != "GET" && req.method != "HEAD") || req.http.Authorization) {
         return;
     }
-    # The consent cookie and the cookies of the consent categories do not change the
-    # page: with no other cookie, it is looked up in the cache. The Cookie header
+    # The consent cookie and the cookies of the consent categories (and those of
+    # `consent vcl --ignore`) do not change the page: with no other cookie, it is
+    # looked up in the cache. The Cookie header
     # stays: the fragments are the visitor's, and on a miss the site still strips
     # and expires what the visitor refuses (a response that sets a cookie is not
     # stored).
     set req.http.X-Consent-Other-Cookies = regsuball("; " + req.http.Cookie,
-        {"; *(consent|_ga|_ga_[^;=\s]*|_gid|site_analytics|_fbp|_gcl_au|IDE)=[^;]*"}, "");
+        {"; *(consent|_ga|_ga_[^;=\s]*|_gid|site_analytics|_fbp|_gcl_au|IDE|SERVERID)=[^;]*"}, "");
     if (req.http.X-Consent-Other-Cookies ~ "^[; ]*$") {
         unset req.http.X-Consent-Other-Cookies;
         return (hash);

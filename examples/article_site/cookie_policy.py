@@ -12,6 +12,8 @@ from consent import Category, ConsentSettings
 from consent.settings import CacheMode
 
 SESSION_COOKIE = "session"
+LOAD_BALANCER_COOKIE = "SERVERID"
+"""Set by a load balancer in front of the site (HAProxy's name), never by the site."""
 THEME_COOKIE = "theme"
 ANALYTICS_COOKIE = "site_analytics"
 
@@ -71,13 +73,14 @@ def build_consent_settings(
 ) -> ConsentSettings:
     """The middleware's settings for this site.
 
-    `necessary_cookies` lists only the sign-in session: it exists because the
-    visitor asked to sign in. The consent cookie is necessary by construction.
+    `necessary_cookies` lists the sign-in session (it exists because the visitor asked
+    to sign in) and the affinity cookie of a load balancer in front of the site. The
+    consent cookie is necessary by construction.
     """
     return ConsentSettings(
         secret_key=secret_key,
         categories=CATEGORIES,
-        necessary_cookies=(SESSION_COOKIE,),
+        necessary_cookies=(SESSION_COOKIE, LOAD_BALANCER_COOKIE),
         policy_revision=1,
         log_url=log_url,
         privacy_policy_url="/privacy",
@@ -104,6 +107,12 @@ COOKIE_NOTES: dict[str, CookieNote] = {
     SESSION_COOKIE: CookieNote(
         "Keeps you signed in after you sign in; not set until you do.",
         f"{SESSION_DAYS} days",
+        FIRST_PARTY,
+    ),
+    LOAD_BALANCER_COOKIE: CookieNote(
+        "Set by the load balancer in front of the site, where there is one, so that your "
+        "requests reach the same server; it holds no personal data.",
+        "Until you close the browser",
         FIRST_PARTY,
     ),
     THEME_COOKIE: CookieNote(

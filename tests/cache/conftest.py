@@ -10,7 +10,14 @@ import pytest
 
 from consent.settings import CacheMode
 from tests.cache.serve import site_settings, strict_settings
-from tests.cache.servers import VARNISHD, Origin, Varnish, consent_vcl
+from tests.cache.servers import (
+    SITE_IGNORE,
+    SITE_KEEP,
+    VARNISHD,
+    Origin,
+    Varnish,
+    consent_vcl,
+)
 
 
 @dataclass(frozen=True)
@@ -43,9 +50,9 @@ def stacks(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StackFactory]:
             log_url = f"sqlite:///{root / 'consent-log.db'}" if kind == "site" else None
             origin = Origin(kind, mode, log_url)
             settings = site_settings(mode) if kind == "site" else strict_settings(mode)
-            # The article site reads its reading-mode cookie to make the page.
-            keep = ("theme",) if kind == "site" and mode != "vary" else ()
-            varnish = Varnish(root / "varnish", origin.port, consent_vcl(settings, keep))
+            site = kind == "site" and mode != "vary"
+            vcl = consent_vcl(settings, SITE_KEEP if site else (), SITE_IGNORE if site else ())
+            varnish = Varnish(root / "varnish", origin.port, vcl)
             made[kind, mode] = Stack(origin, varnish, mode, log_url)
         return made[kind, mode]
 

@@ -137,6 +137,14 @@ class Varnish:
         self.process.wait(timeout=20)
 
 
-def consent_vcl(settings: ConsentSettings, keep: tuple[str, ...] = ()) -> str:
+def consent_vcl(
+    settings: ConsentSettings, keep: tuple[str, ...] = (), ignore: tuple[str, ...] = ()
+) -> str:
     """What ``consent vcl`` prints for ``settings`` (the "vary" stand-in for that mode)."""
-    return VARY_VCL if settings.cache_mode == "vary" else varnish_vcl(settings, keep)
+    return VARY_VCL if settings.cache_mode == "vary" else varnish_vcl(settings, keep, ignore)
+
+
+SITE_KEEP = ("theme",)
+"""The article site reads its reading-mode cookie to make the page."""
+SITE_IGNORE = ("SERVERID",)
+"""The article site's load-balancer cookie changes no page."""
