@@ -3,8 +3,16 @@
 from __future__ import annotations
 
 from .middleware import ConsentMiddleware
+from .regions import REGIMES_RECOMMENDED
 from .settings import Category, ConsentSettings
 from .state import ConsentState, get_consent
 
-__all__ = ["Category", "ConsentMiddleware", "ConsentSettings", "ConsentState", "get_consent"]
+__all__ = [
+    "REGIMES_RECOMMENDED",
+    "Category",
+    "ConsentMiddleware",
+    "ConsentSettings",
+    "ConsentState",
+    "get_consent",
+]
 __version__ = "0.1.0"

@@ -17,6 +17,7 @@ from typing import Any
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from .cache import BUDGETS, BoundedCache
+from .category import LOCALE_ALIASES, text_direction
 from .globs import js_regex_source
 from .settings import Category, ConsentSettings, bundled_locales
 from .snippet import GRANTED, HOLES, NEXT, NEXT_QUERY, NONCE, Snippet, snippet_of
@@ -74,6 +75,8 @@ class LocalizedMarkup:
         stylesheet: str,
     ) -> None:
         self.locale = locale
+        self.dir = text_direction(locale)
+        """``"rtl"`` or ``"ltr"``: the ``dir`` of everything shown in this language."""
         self.texts = dict(texts)
         self.categories = [_localize(category, locale) for category in settings.categories]
         self._stylesheet_url = assets["consent.css"]
@@ -81,6 +84,7 @@ class LocalizedMarkup:
         self._common: dict[str, Any] = {
             "texts": self.texts,
             "locale": locale,
+            "dir": self.dir,
             "categories": self.categories,
             "privacy_policy_url": settings.privacy_policy_url,
             "banner_position": settings.banner_position,
@@ -112,6 +116,17 @@ class LocalizedMarkup:
         self.settings_control = self._page_markup(decided=True)
         # With something granted, withdrawing takes one click, as giving did.
         self.settings_control_withdraw = self._page_markup(decided=True, withdrawable=True)
+        # Where no consent comes first ("opt-out"): a notice whose main action is "Do Not
+        # Sell or Share"; then, and where there is nothing to ask ("none"), the "Your
+        # Privacy Choices" control, which says so when a GPC signal was honoured.
+        self.optout_notice = self._page_markup(decided=False, optout=True, us=True)
+        self.privacy_choices = {
+            (withdrawable, gpc): self._page_markup(
+                decided=True, withdrawable=withdrawable, gpc=gpc, us=True
+            )
+            for withdrawable in (False, True)
+            for gpc in (False, True)
+        }
         self.notice = self._notice(settings)
         self.notice_hash = hashlib.sha256(
             json.dumps(self.notice, sort_keys=True, ensure_ascii=False).encode("utf-8")
@@ -121,10 +136,23 @@ class LocalizedMarkup:
         return self._environment.get_template(template).render({**self._common, **values})
 
     def _page_markup(
-        self, *, decided: bool, gpc: bool = False, withdrawable: bool = False, shared: bool = False
+        self,
+        *,
+        decided: bool,
+        gpc: bool = False,
+        withdrawable: bool = False,
+        shared: bool = False,
+        optout: bool = False,
+        us: bool = False,
     ) -> PageMarkup:
         root = self._render(
-            "snippet.html", decided=decided, gpc=gpc, withdrawable=withdrawable, shared=shared
+            "snippet.html",
+            decided=decided,
+            gpc=gpc,
+            withdrawable=withdrawable,
+            shared=shared,
+            optout=optout,
+            us=us,
         )
         if decided:
             end = self._link + root
@@ -136,9 +164,13 @@ class LocalizedMarkup:
             end_with_nonce=snippet_of(""),
         )
 
-    def preferences_page(self, *, next_url: str, granted: frozenset[str], gpc: bool) -> bytes:
+    def preferences_page(
+        self, *, next_url: str, granted: frozenset[str], gpc: bool, regime: str = "opt-in"
+    ) -> bytes:
         """The full preferences page, with the visitor's current choices ticked."""
-        page = self._render("preferences.html", gpc=gpc, granted=granted, next=next_url)
+        page = self._render(
+            "preferences.html", gpc=gpc, granted=granted, next=next_url, us=regime != "opt-in"
+        )
         return page.encode("utf-8")
 
     def _script_config(self, settings: ConsentSettings) -> dict[str, Any]:
@@ -152,6 +184,7 @@ class LocalizedMarkup:
             "preferences": f"{settings.path_prefix}/preferences",
             "stylesheet": self._stylesheet_url,
             "locale": self.locale,
+            "dir": self.dir,
             "cookies": {
                 c.key: [js_regex_source(pattern) for pattern in c.cookies]
                 for c in settings.categories
@@ -211,6 +244,15 @@ class BannerMarkup:
                 locale, texts, settings, environment, assets, stylesheet
             )
         self.default = self.locales[settings.locale or settings.default_locale]
+        # Language tags, in lower case, to the markup they choose: every locale by its code,
+        # and the other codes browsers send for one (a site's own locale of that code wins).
+        self._by_tag = {
+            alias: self.locales[locale]
+            for alias, locale in LOCALE_ALIASES.items()
+            if locale in self.locales
+        }
+        self._by_tag.update((code.lower(), markup) for code, markup in self.locales.items())
+        self._longest_tag = max(map(len, self._by_tag))
         self._forced = settings.locale is not None
         self._negotiated: BoundedCache[str, LocalizedMarkup] = BoundedCache(BUDGETS["languages"])
 
@@ -238,7 +280,21 @@ class BannerMarkup:
             if quality > 0:
                 ranked.append((-quality, position, tag.strip().lower()))
         for _, _, tag in sorted(ranked):
-            for candidate in (tag, tag.split("-")[0]):
-                if candidate in self.locales:
-                    return self.locales[candidate]
+            found = self._lookup(tag)
+            if found is not None:
+                return found
         return self.default
+
+    def _lookup(self, tag: str) -> LocalizedMarkup | None:
+        """The tag's language, else that of a shorter prefix (``zh-hant-tw``, ``zh-hant``, ``zh``).
+
+        As RFC 4647's lookup does. No tag longer than the longest code can match,
+        so a long one is cut first; the cut never makes a code out of what is left.
+        """
+        tag = tag[: self._longest_tag + 1]
+        while tag:
+            found = self._by_tag.get(tag)
+            if found is not None:
+                return found
+            tag = tag.rpartition("-")[0]
+        return None

@@ -6,7 +6,7 @@ import json
 import re
 from functools import cache
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -89,6 +89,47 @@ def bundled_locales() -> dict[str, dict[str, Any]]:
         path.stem: json.loads(path.read_text(encoding="utf-8"))
         for path in sorted(LOCALES.glob("*.json"))
     }
+
+
+LOCALE_ALIASES: dict[str, str] = {
+    "zh": "zh-Hans",
+    "zh-cn": "zh-Hans",
+    "zh-sg": "zh-Hans",
+    "zh-tw": "zh-Hant",
+    "zh-hk": "zh-Hant",
+    "zh-mo": "zh-Hant",
+    "no": "nb",
+    "nn": "nb",
+    "iw": "he",
+}
+"""Language tags (lower case) that browsers send for a bundled locale known by another code.
+
+Chinese goes by script: Simplified where it is written (and for a bare ``zh``),
+Traditional in Taiwan, Hong Kong and Macao. Norwegian (``no``) and Nynorsk get
+Bokmål, the written standard most Norwegians use; ``iw`` is Hebrew's withdrawn
+code, still sent by older Java and Android systems.
+"""
+
+Direction = Literal["ltr", "rtl"]
+
+# Languages written right to left, for a locale that a site adds with ``texts``.
+_RIGHT_TO_LEFT = frozenset(
+    {"ar", "arc", "ckb", "dv", "fa", "he", "iw", "ps", "sd", "ug", "ur", "yi"}
+)
+_RIGHT_TO_LEFT_SCRIPTS = frozenset({"adlm", "arab", "hebr", "nkoo", "rohg", "syrc", "thaa"})
+
+
+def text_direction(locale: str) -> Direction:
+    """``"rtl"`` or ``"ltr"``: the bundled locale's ``dir``, else what its language tag says."""
+    bundled = bundled_locales().get(locale)
+    if bundled is not None:
+        direction: Direction = bundled["dir"]
+        return direction
+    language, *subtags = locale.lower().split("-")
+    script = next((s for s in subtags if len(s) == 4 and s.isalpha()), None)
+    if script is not None:
+        return "rtl" if script in _RIGHT_TO_LEFT_SCRIPTS else "ltr"
+    return "rtl" if language in _RIGHT_TO_LEFT else "ltr"
 
 
 def default_categories() -> list[Category]:

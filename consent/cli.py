@@ -19,12 +19,13 @@ import typer
 from typer.core import TyperGroup
 
 from .cli_demo import demo, load_demo_site
-from .cli_options import DEFAULT_LOG_URL, DbOption, parse_moment
+from .cli_options import DEFAULT_LOG_URL, DbOption, parse_moment, parse_region
 from .cli_output import (
     OutputFormat,
     console,
     errors,
     export_events,
+    export_stats,
     print_cookies,
     print_events,
     print_stats,
@@ -36,6 +37,7 @@ from .log import (
     Action,
     ConsentLogError,
     EventFilter,
+    Regime,
     check_checkpoints,
     count_events,
     gather_stats,
@@ -96,6 +98,16 @@ def log_command(
         str | None, typer.Option(help="Up to this date (included) or time (excluded).")
     ] = None,
     action: Annotated[Action | None, typer.Option(help="Only this action.")] = None,
+    regime: Annotated[
+        Regime | None, typer.Option(help="Only the decisions made under this regime.")
+    ] = None,
+    region: Annotated[
+        str | None,
+        typer.Option(
+            help="Only the decisions made in this subdivision (US-CA), or this country (US) "
+            "and its subdivisions.",
+        ),
+    ] = None,
     output: Annotated[
         OutputFormat,
         typer.Option(
@@ -114,6 +126,8 @@ def log_command(
         since=parse_moment(since) if since else None,
         until=parse_moment(until, end_of_day=True) if until else None,
         action=action,
+        regime=regime,
+        region=parse_region(region) if region is not None else None,
     )
     if output is OutputFormat.table and limit is None:
         limit = TABLE_LIMIT
@@ -183,15 +197,26 @@ def stats(
         Path | None,
         typer.Option("--html", help="Also write a self-contained HTML report with charts."),
     ] = None,
+    output: Annotated[
+        OutputFormat,
+        typer.Option(
+            "--format",
+            help="table (on screen), csv, or json (JSON Lines: one object per day, "
+            "then the totals, all days and per regime).",
+        ),
+    ] = OutputFormat.table,
 ) -> None:
-    """Decisions per day: accept, reject and custom rates, opt-in per category."""
+    """Decisions per day and per regime: accept, reject and custom rates, opt-in per category."""
     where = EventFilter(
         since=parse_moment(since) if since else None,
         until=parse_moment(until, end_of_day=True) if until else None,
     )
     with progress_bar("counting", None) as (advance, set_total):
         result = asyncio.run(gather_stats(db, where, progress=advance, on_total=set_total))
-    print_stats(result)
+    if output is OutputFormat.table:
+        print_stats(result)
+    else:
+        export_stats(result, output)
     if html is not None:
         html.write_text(render_report(result, source=safe_url(db)), encoding="utf-8")
         errors.print(f"report written to {html}", highlight=False)

@@ -1,4 +1,4 @@
-"""What the ``consent`` command's options take: the log's URL, dates and times."""
+"""What the ``consent`` command's options take: the log's URL, dates and times, regions."""
 
 from __future__ import annotations
 
@@ -6,6 +6,8 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Annotated
 
 import typer
+
+from .log import is_region_code
 
 DEFAULT_LOG_URL = "sqlite:///consent-log.db"
 """The default of ``ConsentSettings.log_url``."""
@@ -40,3 +42,13 @@ def parse_moment(value: str, *, end_of_day: bool = False) -> datetime:
             f"{value!r} is not a date (2026-03-01) or time (2026-03-01T12:00:00Z)"
         ) from error
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def parse_region(value: str) -> str:
+    """A ``--region`` value: a country (``FR``) or subdivision (``US-CA``), in any case."""
+    code = value.strip().upper()
+    if not is_region_code(code):
+        raise typer.BadParameter(
+            f"{value!r} is not a country (FR) or subdivision (US-CA) code", param_hint="--region"
+        )
+    return code

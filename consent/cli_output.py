@@ -23,12 +23,13 @@ from rich.table import Table
 from rich.text import Text
 
 from .log import (
+    ACTIONS,
     EVENT_COLUMNS,
     ChainReport,
     ChainState,
     CheckpointMismatch,
     CookieRow,
-    DayStats,
+    Decisions,
     EventRow,
     Stats,
     csv_row,
@@ -45,7 +46,7 @@ _UNBOUNDED: Final = 1_000_000
 
 
 class OutputFormat(StrEnum):
-    """How ``consent log`` and ``consent cookies`` write their rows."""
+    """How ``consent log``, ``consent stats`` and ``consent cookies`` write their rows."""
 
     table = "table"
     csv = "csv"
@@ -103,7 +104,7 @@ def print_events(rows: Sequence[EventRow]) -> None:
     """The events as one table, or, where it would not fit, one short block each."""
     records = [event_record(row) for row in rows]
     headers = ("seq", "time (UTC)", "consent id", "action", "granted", "mechanism", "locale")
-    table = _table(*headers, "rev", "gpc")
+    table = _table(*headers, "rev", "gpc", "regime", "region")
     for event in records:
         table.add_row(
             str(event["seq"]),
@@ -115,6 +116,8 @@ def print_events(rows: Sequence[EventRow]) -> None:
             event["locale"],
             str(event["revision"]),
             "yes" if event["gpc"] else "",
+            event["regime"],
+            event["region"] or "",
         )
     if fits(table):
         console.print(table)
@@ -129,6 +132,7 @@ def print_events(rows: Sequence[EventRow]) -> None:
             ("consent id", event["consent_id"]),
             ("granted", _granted(event)),
             ("notice", f"revision {event['revision']}, locale {event['locale']}"),
+            ("regime", f"{event['regime']}, region {event['region'] or 'unknown'}"),
         )
         for label, value in details:
             lines = textwrap.wrap(
@@ -211,7 +215,7 @@ def print_verification(
 
 # --- consent stats -------------------------------------------------------------------------
 
-_ACTION_CELLS: Final[tuple[tuple[str, Callable[[DayStats], str]], ...]] = (
+_ACTION_CELLS: Final[tuple[tuple[str, Callable[[Decisions], str]], ...]] = (
     ("accept", lambda day: f"{100 * day.rate('accept_all'):.1f}%"),
     ("reject", lambda day: f"{100 * day.rate('reject_all'):.1f}%"),
     ("custom", lambda day: f"{100 * day.rate('custom'):.1f}%"),
@@ -220,10 +224,22 @@ _ACTION_CELLS: Final[tuple[tuple[str, Callable[[DayStats], str]], ...]] = (
 """The banner's choices as shares of the day's decisions; withdrawals (rare) as a count."""
 
 
+def _stats_rows(stats: Stats) -> list[tuple[str, str, Decisions]]:
+    """Each day, then all days together, then all days per regime: (day, regime, decisions)."""
+    rows: list[tuple[str, str, Decisions]] = [
+        (day.day.isoformat(), "all", day) for day in stats.days
+    ]
+    rows.append(("all", "all", stats.total))
+    rows.extend(("all", regime, decisions) for regime, decisions in stats.regimes.items())
+    return rows
+
+
 def print_stats(stats: Stats) -> None:
-    """One table of the days; where it would not fit, the decisions, then the opt-in rates."""
-    rows = [(day.day.isoformat(), day) for day in stats.days]
+    """One table: the days, all days, then all days per regime. Where it would not fit,
+    the decisions, then the opt-in rates."""
+    rows: list[tuple[str, Decisions]] = [(day.day.isoformat(), day) for day in stats.days]
     rows.append(("all days", stats.total))
+    rows.extend((f"{regime} regime", decisions) for regime, decisions in stats.regimes.items())
     whole = _stats_table(rows, stats.categories, decisions=True, suffix=" opt-in")
     if fits(whole):
         console.print(whole)
@@ -243,24 +259,61 @@ def print_stats(stats: Stats) -> None:
 
 
 def _stats_table(
-    rows: list[tuple[str, DayStats]],
+    rows: list[tuple[str, Decisions]],
     categories: list[str],
     *,
     decisions: bool = False,
     suffix: str = "",
 ) -> Table:
-    """Per row: the decisions and actions if ``decisions``, then each category's opt-in."""
+    """Per row: the decisions and actions if ``decisions``, then each category's opt-in.
+
+    A line sets the total of all days apart from the days above and the regimes below.
+    """
     headers = ["decisions", *(name for name, _ in _ACTION_CELLS)] if decisions else []
     table = _table("day (UTC)", *headers, *(f"{category}{suffix}" for category in categories))
-    for label, day in rows:
+    for index, (label, day) in enumerate(rows):
         cells = [str(day.decisions), *(cell(day) for _, cell in _ACTION_CELLS)] if decisions else []
         opt_in = [_percent(day.opt_in(category)) for category in categories]
-        table.add_row(label, *cells, *opt_in)
+        following = rows[index + 1][0] if index + 1 < len(rows) else None
+        ends_section = following is not None and "all days" in (label, following)
+        table.add_row(label, *cells, *opt_in, end_section=ends_section)
     return table
 
 
 def _percent(rate: float | None) -> str:
     return "–" if rate is None else f"{100 * rate:.1f}%"
+
+
+def export_stats(stats: Stats, output: OutputFormat) -> None:
+    """The statistics as CSV (with a header row) or JSON Lines: one row per day, then the
+    totals of all days (``day`` is ``all``), together and per regime (``regime`` is
+    ``all`` or the regime). Action counts; opt-in rates from 0 to 1 (empty or null
+    for a category not offered)."""
+    rows = _stats_rows(stats)
+    if output is OutputFormat.csv:
+        writer = csv.writer(sys.stdout, lineterminator="\n")
+        opt_in_headers = [f"{category} opt-in" for category in stats.categories]
+        writer.writerow(["day", "regime", "decisions", *ACTIONS, *opt_in_headers])
+        for day, regime, decisions in rows:
+            rates = [_rate(decisions.opt_in(category)) for category in stats.categories]
+            counts = [decisions.actions[action] for action in ACTIONS]
+            writer.writerow([day, regime, decisions.decisions, *counts, *rates])
+        return
+    for day, regime, decisions in rows:
+        record = {
+            "day": day,
+            "regime": regime,
+            "decisions": decisions.decisions,
+            "actions": {action: decisions.actions[action] for action in ACTIONS},
+            "opt_in": {
+                category: _rate(decisions.opt_in(category)) for category in stats.categories
+            },
+        }
+        sys.stdout.write(json.dumps(record, ensure_ascii=False) + "\n")
+
+
+def _rate(rate: float | None) -> float | None:
+    return None if rate is None else round(rate, 4)
 
 
 # --- consent cookies -----------------------------------------------------------------------

@@ -28,13 +28,19 @@ class ConsentModeTag:
         self._tags: dict[tuple[bool, frozenset[str], bool], Snippet] = {}
 
     def state(self, decided: bool, granted: frozenset[str]) -> dict[str, Any]:
-        """The ``default`` and ``update`` commands for a visitor."""
+        """The ``default`` and ``update`` commands for a visitor.
+
+        Before any choice, the default grants what the regime grants: nothing
+        optional where consent comes first, the rest where it does not.
+        """
+        allowed = {t for key in granted for t in self._types.get(key, ())}
         default: dict[str, Any] = dict.fromkeys(GOOGLE_CONSENT_TYPES, "denied")
+        if not decided:
+            default.update(dict.fromkeys(allowed, "granted"))
         default["security_storage"] = "granted"
         default["wait_for_update"] = 500
         update = None
         if decided:
-            allowed = {t for key in granted for t in self._types.get(key, ())}
             update = {t: "granted" if t in allowed else "denied" for t in GOOGLE_CONSENT_TYPES}
         return {"default": default, "update": update}
 

@@ -70,6 +70,8 @@ class Decisions:
             consent_id=consent_id,
             gpc=visitor.state.gpc,
             revision=self._settings.policy_revision,
+            regime=visitor.state.regime,
+            region=visitor.state.region,
         )
         action: Action
         if visitor.state.decided and visitor.state.granted - granted:
@@ -178,6 +180,8 @@ class Decisions:
             notice_hash=markup.notice_hash,
             gpc=state.gpc,
             ip=ip,
+            regime=state.regime,
+            region=state.region,
         )
         try:
             await self._log.record(event, markup.notice)

@@ -117,8 +117,9 @@ class ConsentEndpoints:
                 next_url = safe_next(value, host)
                 break
         markup = self._markup.for_request(headers.get("accept-language", ""))
+        state = visitor.state
         page = markup.preferences_page(
-            next_url=next_url, granted=visitor.state.granted, gpc=visitor.state.gpc
+            next_url=next_url, granted=state.granted, gpc=state.gpc, regime=state.regime
         )
         response = Response(page, media_type="text/html; charset=utf-8", headers=_NO_STORE)
         page_path = urlsplit(next_url).path

@@ -37,6 +37,13 @@ class PageSnippets:
     ) -> None:
         self.mode: CacheMode = settings.cache_mode
         self.one_language = settings.locale is not None or len(settings.available_locales) == 1
+        self._every_grant = frozenset(settings.category_keys) | UNDECIDED_GRANTS
+        self.geo_headers = tuple(
+            name.encode("latin-1")
+            for name in (settings.geo_header, settings.geo_region_header)
+            if name is not None
+        )
+        """The geo headers a page made for its place depends on (for ``Vary``)."""
         """Every visitor gets the same language: pages do not vary by ``Accept-Language``."""
         self._markup = markup
         self._consent_mode = consent_mode
@@ -67,7 +74,15 @@ class PageSnippets:
         """
         # A page is asked for again and again: its snippets are made once per
         # language, page and choice. (A nonce is new each time: nothing to keep.)
-        key = (accept_language, path, query, state.decided, state.gpc, state.granted)
+        key = (
+            accept_language,
+            path,
+            query,
+            state.decided,
+            state.gpc,
+            state.granted,
+            state.regime,
+        )
         if not nonce:
             find = self._pages.get  # called as a local: a slot's method is not looked up faster
             found = find(key)
@@ -75,8 +90,15 @@ class PageSnippets:
                 return found
         markup = self._markup.for_request(accept_language.decode("latin-1"))
         page_markup: PageMarkup
-        if state.decided:
-            withdrawable = len(state.granted) > len(UNDECIDED_GRANTS)
+        withdrawable = len(state.granted) > len(UNDECIDED_GRANTS)
+        if state.regime != "opt-in":
+            # The notice until a choice, where no consent comes first; with a GPC signal
+            # (no pop-up then), a choice, or nothing to ask, the "Your Privacy Choices" control.
+            if not state.decided and state.regime == "opt-out" and not state.gpc:
+                page_markup = markup.optout_notice
+            else:
+                page_markup = markup.privacy_choices[withdrawable, state.gpc]
+        elif state.decided:
             page_markup = (
                 markup.settings_control_withdraw if withdrawable else markup.settings_control
             )
@@ -93,10 +115,12 @@ class PageSnippets:
         return snippets
 
     def for_everyone(
-        self, accept_language: bytes, path: bytes, query: bytes, nonce: str
+        self, accept_language: bytes, path: bytes, query: bytes, nonce: str, regime: str
     ) -> Snippets:
-        """The page every visitor gets in ``esi`` or ``shared`` mode."""
-        key = (accept_language if self.mode == "shared" else b"", path, query)
+        """The page every visitor gets in ``esi`` or ``shared`` mode (in ``shared``, every
+        visitor of one regime: its undecided page)."""
+        shared = self.mode == "shared"
+        key = (accept_language if shared else b"", path, query, regime if shared else "")
         if not nonce:
             find = self._pages.get
             found = find(key)
@@ -106,7 +130,7 @@ class PageSnippets:
         if self.mode == "esi":
             snippets = self._includes(target, nonce)
         else:
-            snippets = self._shared(accept_language, target, nonce)
+            snippets = self._shared(accept_language, target, nonce, regime)
         if not nonce:
             self._keep(key, snippets, len(key[0]) + len(path) + len(query))
         return snippets
@@ -123,13 +147,20 @@ class PageSnippets:
         front = f'<esi:include src="{self.fragment_body_path}?{body_query}"/>'.encode("ascii")
         return Snippets(head, front, b"")
 
-    def _shared(self, accept_language: bytes, target: str, nonce: str) -> Snippets:
+    def _shared(self, accept_language: bytes, target: str, nonce: str, regime: str) -> Snippets:
         """The undecided visitor's page, with the script that marks a decided one's."""
         markup = self._markup.for_request(accept_language.decode("latin-1"))
-        front, end = markup.banner_shared.render(target, nonce, UNDECIDED_GRANTS)
+        granted = UNDECIDED_GRANTS if regime == "opt-in" else self._every_grant
+        if regime == "opt-in":
+            page_markup = markup.banner_shared
+        elif regime == "opt-out":
+            page_markup = markup.optout_notice
+        else:
+            page_markup = markup.privacy_choices[True, False]
+        front, end = page_markup.render(target, nonce, granted)
         head = self._state_tag.render("", nonce)
         if self._consent_mode.enabled:
-            head += self._consent_mode.render(False, UNDECIDED_GRANTS, nonce)
+            head += self._consent_mode.render(False, granted, nonce)
         return Snippets(head, front, end)
 
     def _keep(self, key: tuple[object, ...], snippets: Snippets, key_size: int) -> None:

@@ -118,10 +118,19 @@ class ResponseEditor:
         languages = (b"Accept-Language",) if not snippets.one_language else ()
         # A page with includes only for a request that says an ESI processor reads them.
         esi = (b"Surrogate-Capability",) if self._esi else ()
+        geo = snippets.geo_headers
+        shared = self._shared
         self._vary: dict[bool, tuple[bytes, ...]] = {
             # By whether the page is the visitor's own (vary, or esi with no ESI processor).
-            True: (b"Cookie", *languages, b"Sec-Fetch-Dest", *esi),
-            False: (*(languages if self._shared else ()), b"Sec-Fetch-Dest", *esi),
+            True: (b"Cookie", *languages, b"Sec-Fetch-Dest", *geo, *esi),
+            # One page for everyone in the place's regime; an esi page's place is in its
+            # fragments.
+            False: (
+                *(languages if shared else ()),
+                b"Sec-Fetch-Dest",
+                *(geo if shared else ()),
+                *esi,
+            ),
         }
         self._vary_value = {own: b", ".join(names) for own, names in self._vary.items()}
 
@@ -285,7 +294,9 @@ class ResponseEditor:
             live = visitor.live_categories
         else:
             # One page for every visitor: consent.js makes gated tags live.
-            snippets = self._snippets.for_everyone(language, path, query, nonce)
+            snippets = self._snippets.for_everyone(
+                language, path, query, nonce, visitor.state.regime
+            )
             live = frozenset()
             if self._esi:
                 page_headers.append(_SURROGATE_CONTROL)

@@ -36,6 +36,7 @@ from .category import (
     default_categories,
 )
 from .globs import is_glob
+from .regions import Regime, check_regime_key
 
 __all__ = [
     "GOOGLE_CONSENT_TYPES",
@@ -113,6 +114,17 @@ class ConsentSettings(BaseSettings):
     """How long ``consent purge --retention-days`` keeps events; None: until purged by date."""
     log_ip: Literal["off", "truncated"] = "off"
     """Keep the visitor's IP in the log: off, or truncated to /24 (IPv4) and /48 (IPv6)."""
+    geo_header: str | None = None
+    """The request header your CDN or proxy sets to the visitor's ISO 3166-1 country
+    (``cf-ipcountry``). None: the country is unknown. Read only when set: the proxy
+    must overwrite it, or a visitor could choose their own law."""
+    geo_region_header: str | None = None
+    """The header with the visitor's ISO 3166-2 subdivision (``"CA"`` or ``"US-CA"``)."""
+    regimes: dict[str, Regime] = Field(default_factory=dict)
+    """The law by place, most specific first: subdivision (``"US-CA"``), country
+    (``"FR"``), group (``"EU"``, ``"EEA"``), ``"*"``. ``REGIMES_RECOMMENDED`` is one."""
+    default_regime: Regime = "opt-in"
+    """The regime where the place is unknown (no header, empty, ``XX``, ``T1``)."""
     gpc_last_update: date = date(2026, 11, 25)
     """``lastUpdate`` of ``/.well-known/gpc.json``: when the site's GPC handling last changed."""
 
@@ -165,6 +177,30 @@ class ConsentSettings(BaseSettings):
         if url is not None and not re.match(r"^(/(?!/)|https?://)", url):
             raise ValueError(f"{url!r} must be a site path ('/privacy') or an http(s) URL")
         return url
+
+    @field_validator("geo_header", "geo_region_header")
+    @classmethod
+    def _header_name(cls, name: str | None) -> str | None:
+        if name is None:
+            return None
+        if not re.fullmatch(r"[A-Za-z0-9!#$%&'*+.^_`|~-]+", name):
+            raise ValueError(f"{name!r} is not an HTTP header name")
+        return name.lower()
+
+    @field_validator("regimes")
+    @classmethod
+    def _regime_keys(cls, regimes: dict[str, Regime]) -> dict[str, Regime]:
+        for key in regimes:
+            problem = check_regime_key(key)
+            if problem is not None:
+                raise ValueError(problem)  # the message names the key
+        return regimes
+
+    @model_validator(mode="after")
+    def _regimes_need_a_place(self) -> ConsentSettings:
+        if self.geo_region_header and not self.geo_header:
+            raise ValueError("geo_region_header: needs geo_header (the country) too")
+        return self
 
     @field_validator("log_url")
     @classmethod

@@ -6,6 +6,7 @@ from collections.abc import MutableMapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from .regions import Regime
 from .settings import NECESSARY
 
 if TYPE_CHECKING:
@@ -19,7 +20,9 @@ class ConsentState:
     """The visitor's consent for this request, in ``scope["consent"]``.
 
     ``granted`` always holds ``necessary``. With Global Privacy Control on,
-    ``granted`` already leaves out the categories GPC turns off.
+    ``granted`` already leaves out the categories GPC turns off. Before any
+    choice, what is granted follows the ``regime``: nothing optional in
+    ``"opt-in"``, every category in ``"opt-out"`` and ``"none"``.
     """
 
     decided: bool
@@ -32,6 +35,10 @@ class ConsentState:
     """Whether the request carried ``Sec-GPC: 1``."""
     revision: int
     """The policy revision in force."""
+    regime: Regime = "opt-in"
+    """The law where the visitor is: ``"opt-in"``, ``"opt-out"`` or ``"none"``."""
+    region: str | None = None
+    """Where the visitor is, from the trusted geo headers: ``"US-CA"``, ``"FR"``, or None."""
 
     def allows(self, key: str) -> bool:
         """Whether the category ``key`` may be used for this request."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from fnmatch import translate
 
+from .category import LOCALE_ALIASES
 from .settings import ConsentSettings
 
 _BRACKET = re.compile(r"\[!?\]?[^\]]*\]")
@@ -108,20 +109,7 @@ def varnish_vcl(
         "    }",
     ]
     if not esi and not (settings.locale or len(settings.available_locales) == 1):
-        languages = sorted(settings.available_locales, key=lambda code: (-len(code), code))
-        alternatives = "|".join(re.escape(code.lower()) for code in languages)
-        default = settings.default_locale
-        lines += [
-            "    # The page's banner is in the visitor's language (Vary: Accept-Language): one",
-            "    # variant per language the site has, the first the visitor names.",
-            "    if (req.http.Accept-Language ~",
-            f'        {{"(?i)(^|,)\\s*({alternatives})([-;,\\s]|$)"}}) {{',
-            "        set req.http.Accept-Language = regsub(req.http.Accept-Language,",
-            f'            {{"(?i)^.*?(?:^|,)\\s*({alternatives})(?:[-;,\\s].*)?$"}}, "\\1");',
-            "    } else {",
-            f'        set req.http.Accept-Language = "{default}";',
-            "    }",
-        ]
+        lines += _accept_language_lines(settings)
     lines += [
         "    # The consent cookie and the cookies of the consent categories (and those of",
         "    # `consent vcl --ignore`) do not change the page: with no other cookie, it is",
@@ -169,3 +157,44 @@ def varnish_vcl(
         "}",
     ]
     return "\n".join(lines) + "\n"
+
+
+def _accept_language_lines(settings: ConsentSettings) -> list[str]:
+    """``Accept-Language`` made the one locale the page is in: its first the site has.
+
+    A tag matches a locale by its code, a code's prefix (``de-CH``, ``zh-Hant-TW``)
+    or another name browsers give it (``zh-TW``: ``LOCALE_ALIASES``). The longest
+    names are tried first, so that ``zh-tw`` is not read as ``zh``.
+    """
+    codes = settings.available_locales
+    known = {code.lower() for code in codes}
+    aliases = {
+        alias: code
+        for alias, code in LOCALE_ALIASES.items()
+        if code in codes and alias not in known
+    }
+    names = sorted(known | set(aliases), key=lambda name: (-len(name), name))
+    alternatives = "|".join(re.escape(name) for name in names)
+    lines = [
+        "    # The page's banner is in the visitor's language (Vary: Accept-Language): one",
+        "    # variant per language the site has, the first the visitor names.",
+        "    if (req.http.Accept-Language ~",
+        f'        {{"(?i)(^|,)\\s*({alternatives})([-;,\\s]|$)"}}) {{',
+        "        set req.http.Accept-Language = regsub(req.http.Accept-Language,",
+        f'            {{"(?i)^.*?(?:^|,)\\s*({alternatives})(?:[-;,\\s].*)?$"}}, "\\1");',
+    ]
+    if aliases:
+        lines.append("        # Other names browsers give a language: the site's code for it.")
+    for code in sorted(set(aliases.values())):
+        spellings = [code.lower(), *sorted(alias for alias in aliases if aliases[alias] == code)]
+        pattern = "|".join(re.escape(spelling) for spelling in spellings)
+        lines += [
+            "        set req.http.Accept-Language = regsub(req.http.Accept-Language,",
+            f'            {{"(?i)^({pattern})$"}}, "{code}");',
+        ]
+    lines += [
+        "    } else {",
+        f'        set req.http.Accept-Language = "{settings.default_locale}";',
+        "    }",
+    ]
+    return lines

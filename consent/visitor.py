@@ -1,4 +1,4 @@
-"""From the request to a Visitor: what its ``Cookie`` and ``Sec-GPC`` headers say."""
+"""From the request to a Visitor: what its ``Cookie``, ``Sec-GPC`` and geo headers say."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from .cache import BUDGETS, BoundedCache
 from .cookie import ConsentCookie, StoredChoice
 from .cookie_headers import CookiePair, cookie_value, split_cookie_header
 from .cookies import CookiePolicy
+from .regime import Place, RegimeReader
 from .settings import ConsentSettings
 from .state import UNDECIDED_GRANTS, ConsentState
 
@@ -58,54 +59,80 @@ class VisitorReader:
         self._cookie_name = settings.cookie_name
         self._cookie_marker = settings.cookie_name.encode("latin-1") + b"="
         self._gpc_categories = settings.gpc_opt_out_keys
-        self._visitors: BoundedCache[bytes, tuple[Visitor, float]] = BoundedCache(
+        self._revision = settings.policy_revision
+        self._every_grant = frozenset(settings.category_keys) | UNDECIDED_GRANTS
+        self._regimes = RegimeReader(settings)
+        self._visitors: BoundedCache[object, tuple[Visitor, float]] = BoundedCache(
             BUDGETS["visitors"]
         )
-        self._visitors_gpc: BoundedCache[bytes, tuple[Visitor, float]] = BoundedCache(
+        self._visitors_gpc: BoundedCache[object, tuple[Visitor, float]] = BoundedCache(
             BUDGETS["visitors_gpc"]
         )
-        self._undecided = {
-            gpc: ConsentState(
-                decided=False,
-                granted=UNDECIDED_GRANTS,
-                consent_id=None,
-                gpc=gpc,
-                revision=settings.policy_revision,
-            )
-            for gpc in (False, True)
-        }
 
     def read(self, scope: Scope) -> Visitor:
         """The visitor of this request."""
         cookie = b""
         gpc = False
+        regimes = self._regimes
+        place = regimes.unknown
+        key: object
         # Servers make new name objects per request: comparing them costs less than
         # hashing them for a set look-up.
-        for name, value in scope["headers"]:
-            if name == b"cookie":
-                # Several Cookie headers (HTTP/2 may split one) make one list.
-                cookie = cookie + b"; " + value if cookie else value
-            elif name == b"sec-gpc":
-                gpc = gpc or value.strip() == b"1"
+        if not regimes.country_header:
+            for name, value in scope["headers"]:
+                if name == b"cookie":
+                    # Several Cookie headers (HTTP/2 may split one) make one list.
+                    cookie = cookie + b"; " + value if cookie else value
+                elif name == b"sec-gpc":
+                    gpc = gpc or value.strip() == b"1"
+            key = cookie
+        else:
+            country = region = b""
+            country_header, region_header = regimes.country_header, regimes.region_header
+            for name, value in scope["headers"]:
+                if name == b"cookie":
+                    cookie = cookie + b"; " + value if cookie else value
+                elif name == b"sec-gpc":
+                    gpc = gpc or value.strip() == b"1"
+                elif name == country_header:
+                    country = value
+                elif name == region_header:
+                    region = value
+            place = regimes.place(country, region)
+            key = (cookie, place)
         visitors = self._visitors_gpc if gpc else self._visitors
         find = visitors.get  # called as a local: a slot's method is not looked up faster
-        cached = find(cookie)
+        cached = find(key)
         if cached is not None and time.time() < cached[1]:
             return cached[0]
-        visitor = self._visitor(cookie, gpc)
+        visitor = self._visitor(cookie, gpc, place)
         # A float, as ``time.time()`` is: comparing an int to it costs more.
         expires_at = float(visitor.choice.expires_at) if visitor.choice else math.inf
-        visitors.put(cookie, (visitor, expires_at), _estimated_size(visitor))
+        visitors.put(key, (visitor, expires_at), _estimated_size(visitor))
         return visitor
 
-    def _visitor(self, cookie_header: bytes, gpc: bool) -> Visitor:
+    def _visitor(self, cookie_header: bytes, gpc: bool, place: Place) -> Visitor:
         raw_choice = None
         if self._cookie_marker in cookie_header:
             raw_choice = cookie_value(cookie_header, self._cookie_name)
         choice = self._consent_cookie.read(raw_choice)
         gpc_opt_out_due = False
+        regime, region = place
         if choice is None:
-            state = self._undecided[gpc]
+            # Before any choice, the regime decides: nothing optional where consent
+            # comes first, everything but what GPC refuses where it does not.
+            granted = UNDECIDED_GRANTS
+            if regime != "opt-in":
+                granted = self._every_grant - self._gpc_categories if gpc else self._every_grant
+            state = ConsentState(
+                decided=False,
+                granted=granted,
+                consent_id=None,
+                gpc=gpc,
+                revision=self._revision,
+                regime=regime,
+                region=region,
+            )
         else:
             granted = choice.granted
             if gpc and choice.method != "s":
@@ -118,6 +145,8 @@ class VisitorReader:
                 consent_id=choice.consent_id,
                 gpc=gpc,
                 revision=choice.revision,
+                regime=regime,
+                region=region,
             )
         policy = self._policy
         cookies: list[tuple[str, str, bool]] = []

@@ -26,6 +26,11 @@ if (banner && config.stylesheet && getComputedStyle(banner).display === "none") 
 const allows = (key) => key === "necessary" || granted.includes(key);
 const fill = (text, key) => text.replace("{category}", config.titles[key] || key);
 const here = () => location.pathname + location.search;
+/* What the script adds speaks the banner's language, whatever the page's direction. */
+const localize = (element) => {
+  element.lang = config.locale;
+  element.dir = config.dir;
+};
 
 /* Decisions: the forms' own fields, sent as JSON, answered with the new state. */
 const decide = async (fields, form, submitter) => {
@@ -126,6 +131,7 @@ const placeholder = (element, key) => {
   const box = document.createElement("div");
   box.className = "consent-placeholder";
   box.setAttribute("data-consent-placeholder", key);
+  localize(box);
   const text = document.createElement("p");
   text.textContent = fill(config.texts.blocked_content, key);
   const button = document.createElement("button");
@@ -183,7 +189,7 @@ const openPreferences = async (event) => {
     dialog = document.createElement("dialog");
     dialog.className = "consent-dialog";
     dialog.setAttribute("aria-label", config.texts.dialog_label);
-    dialog.setAttribute("lang", config.locale);
+    localize(dialog);
     const close = document.createElement("button");
     close.type = "button";
     close.className = "consent-dialog__close";

@@ -27,7 +27,7 @@ from starlette.testclient import TestClient
 from typer.testing import CliRunner
 
 from consent.cli import app as cli_app
-from consent.log import ACTIONS, EVENT_COLUMNS, ConsentEvent, SqlConsentLog
+from consent.log import ACTIONS, EVENT_COLUMNS, REGIMES, ConsentEvent, SqlConsentLog
 from tests.log.conftest import NOTICE, make_event
 from tests.log.helpers import event_count, execute, query
 
@@ -117,17 +117,23 @@ def test_help_lists_the_demo() -> None:
 
 
 def write_log(url: str, tmp_path: Path) -> list[ConsentEvent]:
-    """Six decisions over two days, and some cookies."""
+    """Six decisions over two days, under each regime, and some cookies.
+
+    Opt-in: consent-1 (accept, then withdraw) in FR, consent-2 (reject) in DE. Opt-out:
+    consent-3 (custom) in US-CA, consent-5 (reject) in the US. None: consent-4 (accept),
+    region unknown.
+    """
     day1 = datetime(2026, 3, 1, 9, tzinfo=UTC)
     day2 = datetime(2026, 3, 2, 9, tzinfo=UTC)
     events = [
-        make_event(1, occurred_at=day1, action="accept_all"),
+        make_event(1, occurred_at=day1, action="accept_all", region="FR"),
         make_event(
             2,
             occurred_at=day1 + timedelta(hours=1),
             action="reject_all",
             granted=("necessary",),
             denied=("analytics", "marketing", "preferences"),
+            region="DE",
         ),
         make_event(
             3,
@@ -136,6 +142,8 @@ def write_log(url: str, tmp_path: Path) -> list[ConsentEvent]:
             granted=("analytics", "necessary"),
             denied=("marketing", "preferences"),
             mechanism="preferences",
+            regime="opt-out",
+            region="US-CA",
         ),
         make_event(
             1,
@@ -143,14 +151,23 @@ def write_log(url: str, tmp_path: Path) -> list[ConsentEvent]:
             action="withdraw",
             granted=("necessary",),
             denied=("analytics", "marketing", "preferences"),
+            region="FR",
         ),
-        make_event(4, occurred_at=day2 + timedelta(hours=1), action="accept_all", gpc=True),
+        make_event(
+            4,
+            occurred_at=day2 + timedelta(hours=1),
+            action="accept_all",
+            gpc=True,
+            regime="none",
+        ),
         make_event(
             5,
             occurred_at=day2 + timedelta(hours=2),
             action="reject_all",
             granted=("necessary",),
             denied=("analytics", "marketing", "preferences"),
+            regime="opt-out",
+            region="US",
         ),
     ]
     log = SqlConsentLog(url, spool_path=tmp_path / "writer.spool")
@@ -184,6 +201,9 @@ def test_log_table_lists_the_events(written_log: tuple[str, list[ConsentEvent]])
     assert result.stdout.count("consent-1") == 2
     assert "withdraw" in result.stdout
     assert "2026-03-02 09:00:00" in result.stdout
+    rows = {line.split("│")[3].strip(): line for line in result.stdout.splitlines() if "│" in line}
+    assert [cell.strip() for cell in rows["consent-3"].split("│")[-3:-1]] == ["opt-out", "US-CA"]
+    assert [cell.strip() for cell in rows["consent-4"].split("│")[-3:-1]] == ["none", ""]
 
 
 def test_log_csv_export(written_log: tuple[str, list[ConsentEvent]]) -> None:
@@ -196,6 +216,14 @@ def test_log_csv_export(written_log: tuple[str, list[ConsentEvent]]) -> None:
     assert [r["event_id"] for r in rows] == [e.event_id for e in events]
     assert json.loads(rows[2]["granted"]) == ["analytics", "necessary"]
     assert (rows[4]["gpc"], rows[4]["ip"]) == ("true", "")
+    assert [(r["regime"], r["region"]) for r in rows] == [
+        ("opt-in", "FR"),
+        ("opt-in", "DE"),
+        ("opt-out", "US-CA"),
+        ("opt-in", "FR"),
+        ("none", ""),
+        ("opt-out", "US"),
+    ]
     assert list(rows[0]) == list(EVENT_COLUMNS)
 
 
@@ -211,6 +239,17 @@ def test_log_json_lines_export_with_filters(written_log: tuple[str, list[Consent
     assert records[0]["consent_id"] == "consent-5"
     assert records[0]["denied"] == ["analytics", "marketing", "preferences"]
     assert records[0]["gpc"] is False
+    assert (records[0]["regime"], records[0]["region"]) == ("opt-out", "US")
+
+
+def test_log_json_lines_export_of_an_unknown_region(
+    written_log: tuple[str, list[ConsentEvent]],
+) -> None:
+    url, _ = written_log
+    result = runner.invoke(cli_app, ["log", "--db", url, "--format", "json", "--regime", "none"])
+    assert result.exit_code == 0, result.output
+    (record,) = [json.loads(line) for line in result.stdout.splitlines()]
+    assert (record["consent_id"], record["regime"], record["region"]) == ("consent-4", "none", None)
 
 
 @pytest.mark.parametrize(
@@ -223,6 +262,13 @@ def test_log_json_lines_export_with_filters(written_log: tuple[str, list[Consent
             ["consent-3", "consent-1"],
         ),
         (["--action", "custom"], ["consent-3"]),
+        (["--regime", "opt-out"], ["consent-3", "consent-5"]),
+        (["--regime", "opt-in", "--until", "2026-03-01"], ["consent-1", "consent-2"]),
+        # A country, with its subdivisions; a subdivision alone; in any case.
+        (["--region", "US"], ["consent-3", "consent-5"]),
+        (["--region", "us-ca"], ["consent-3"]),
+        (["--region", "FR", "--action", "withdraw"], ["consent-1"]),
+        (["--region", "DE", "--regime", "opt-out"], []),
     ],
 )
 def test_log_filters(
@@ -331,6 +377,97 @@ def test_stats_per_day(written_log: tuple[str, list[ConsentEvent]]) -> None:
     assert total[1:6] == ["6", "33.3%", "33.3%", "16.7%", "1"]
 
 
+def test_stats_per_regime(written_log: tuple[str, list[ConsentEvent]]) -> None:
+    url, _ = written_log
+    result = runner.invoke(cli_app, ["stats", "--db", url], env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    rows = [
+        [cell.strip() for cell in line.split("│")[1:-1]]
+        for line in result.stdout.splitlines()
+        if "│" in line
+    ]
+    # After the days and their total: all days per regime, the opt-in regime first.
+    assert rows[2][0] == "all days"
+    assert rows[3:] == [
+        ["opt-in regime", "3", "33.3%", "33.3%", "0.0%", "1", "33.3%", "33.3%", "33.3%"],
+        ["opt-out regime", "2", "0.0%", "50.0%", "50.0%", "0", "50.0%", "0.0%", "0.0%"],
+        ["none regime", "1", "100.0%", "0.0%", "0.0%", "0", "100.0%", "100.0%", "100.0%"],
+    ]
+
+
+STATS_CSV = """\
+day,regime,decisions,accept_all,reject_all,custom,withdraw,gpc,analytics opt-in,marketing opt-in,preferences opt-in
+2026-03-01,all,3,1,1,1,0,0,0.6667,0.3333,0.3333
+2026-03-02,all,3,1,1,0,1,0,0.3333,0.3333,0.3333
+all,all,6,2,2,1,1,0,0.5,0.3333,0.3333
+all,opt-in,3,1,1,0,1,0,0.3333,0.3333,0.3333
+all,opt-out,2,0,1,1,0,0,0.5,0.0,0.0
+all,none,1,1,0,0,0,0,1.0,1.0,1.0
+"""  # noqa: E501
+
+
+def test_stats_csv_export(written_log: tuple[str, list[ConsentEvent]]) -> None:
+    url, _ = written_log
+    result = runner.invoke(cli_app, ["stats", "--db", url, "--format", "csv"])
+    assert result.exit_code == 0, result.output
+    assert result.stdout == STATS_CSV
+
+
+def test_stats_json_lines_export(written_log: tuple[str, list[ConsentEvent]]) -> None:
+    url, _ = written_log
+    result = runner.invoke(
+        cli_app, ["stats", "--db", url, "--format", "json", "--since", "2026-03-02"]
+    )
+    assert result.exit_code == 0, result.output
+    records = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [(r["day"], r["regime"], r["decisions"]) for r in records] == [
+        ("2026-03-02", "all", 3),
+        ("all", "all", 3),
+        ("all", "opt-in", 1),
+        ("all", "opt-out", 1),
+        ("all", "none", 1),
+    ]
+    assert records[2]["actions"] == {
+        "accept_all": 0,
+        "reject_all": 0,
+        "custom": 0,
+        "withdraw": 1,
+        "gpc": 0,
+    }
+    assert records[3]["opt_in"] == {"analytics": 0.0, "marketing": 0.0, "preferences": 0.0}
+    assert records[4]["opt_in"] == {"analytics": 1.0, "marketing": 1.0, "preferences": 1.0}
+
+
+def test_stats_of_a_category_never_offered_under_a_regime(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'log.db'}"
+    log = SqlConsentLog(url, spool_path=tmp_path / "writer.spool")
+    decisions = [
+        make_event(1, granted=("analytics", "necessary"), denied=()),
+        make_event(
+            2,
+            action="reject_all",
+            granted=("necessary",),
+            denied=("video",),
+            regime="opt-out",
+            region="US",
+        ),
+    ]
+
+    async def run() -> None:
+        for stored in decisions:
+            await log.record(stored, NOTICE)
+        await log.close()
+
+    asyncio.run(run())
+    result = runner.invoke(cli_app, ["stats", "--db", url, "--format", "json"])
+    assert result.exit_code == 0, result.output
+    by_regime = {r["regime"]: r["opt_in"] for r in map(json.loads, result.stdout.splitlines())}
+    assert by_regime["opt-in"] == {"analytics": 1.0, "video": None}
+    assert by_regime["opt-out"] == {"analytics": None, "video": 0.0}
+    table = runner.invoke(cli_app, ["stats", "--db", url, "--format", "csv"])
+    assert table.stdout.splitlines()[-1] == "all,opt-out,1,0,1,0,0,0,,0.0"
+
+
 def test_stats_html_report_is_self_contained(
     written_log: tuple[str, list[ConsentEvent]], tmp_path: Path
 ) -> None:
@@ -344,6 +481,24 @@ def test_stats_html_report_is_self_contained(
     assert "<polyline" in page
     assert "2026-03-02" in page
     assert not re.search(r"""(src|href)\s*=|url\(|@import|<script""", page)
+
+
+def test_stats_html_report_has_a_row_per_regime(
+    written_log: tuple[str, list[ConsentEvent]], tmp_path: Path
+) -> None:
+    url, _ = written_log
+    report = tmp_path / "report.html"
+    result = runner.invoke(cli_app, ["stats", "--db", url, "--html", str(report)])
+    assert result.exit_code == 0, result.output
+    table = report.read_text().split("<table data-regimes>", 1)[1].split("</table>", 1)[0]
+    rows = [re.findall(r"<t[dh]>(.*?)</t[dh]>", row) for row in re.findall(r"<tr>.*?</tr>", table)]
+    assert rows[0][:3] == ["regime", "decisions", "accept_all"]
+    assert rows[1:] == [
+        ["opt-in", "3", "33.3%", "33.3%", "0.0%", "33.3%", "0.0%", "33.3%", "33.3%", "33.3%"],
+        ["opt-out", "2", "0.0%", "50.0%", "50.0%", "0.0%", "0.0%", "50.0%", "0.0%", "0.0%"],
+        ["none", "1", "100.0%", "0.0%", "0.0%", "0.0%", "0.0%", "100.0%", "100.0%", "100.0%"],
+        ["all regimes", "6", "33.3%", "33.3%", "16.7%", "16.7%", "0.0%", "50.0%", "33.3%", "33.3%"],
+    ]
 
 
 def test_purge_asks_then_keeps_the_chain_verifiable(
@@ -472,6 +627,8 @@ def write_realistic_log(url: str, tmp_path: Path, days: int = 3) -> list[Consent
                 locale=locales[number % len(locales)],
                 mechanism="preferences" if action == "custom" else "banner",
                 gpc=number % 2 == 0,
+                regime=REGIMES[number % 3],
+                region=("FR", "US-CA", None, "BR")[number % 4],
             )
         )
     log = SqlConsentLog(url, spool_path=tmp_path / "writer.spool")
@@ -501,7 +658,8 @@ def test_log_is_readable_in_80_columns(tmp_path: Path) -> None:
     words = set(re.split(r"[\s,·│┃]+", result.stdout))
     for seq, event in enumerate(events, start=1):
         assert event.consent_id in words  # whole, on one line
-        assert {str(seq), event.action, event.mechanism, event.locale} <= words
+        assert {str(seq), event.action, event.mechanism, event.locale, event.regime} <= words
+        assert (event.region or "unknown") in words
         assert event.occurred_at.strftime("%Y-%m-%d %H:%M:%S") in result.stdout
     assert set(CATEGORIES) <= words
 
@@ -514,6 +672,7 @@ def test_stats_are_readable_in_80_columns(tmp_path: Path) -> None:
     assert_fits_80_columns(result.stdout)
     words = set(re.split(r"[\s│┃]+", result.stdout))
     assert {"2026-03-01", "2026-03-02", "2026-03-03", "decisions", *CATEGORIES} <= words
+    assert {*REGIMES, "regime"} <= words
     # Each day's row, in the decisions table: 3 decisions, one of each banner choice.
     day = next(line for line in result.stdout.splitlines() if "2026-03-02" in line)
     assert [cell.strip() for cell in day.split("│")[1:-1]] == [
@@ -538,6 +697,34 @@ def test_action_choices_are_the_logged_actions(
     unknown = runner.invoke(cli_app, ["log", "--db", url, "--action", "accept"])
     assert unknown.exit_code == 2
     assert all(action in unknown.output for action in ACTIONS)
+
+
+def test_regime_choices_are_the_logged_regimes(
+    written_log: tuple[str, list[ConsentEvent]],
+) -> None:
+    url, _ = written_log
+    found: set[str] = set()
+    for regime in REGIMES:
+        chosen = runner.invoke(
+            cli_app, ["log", "--db", url, "--format", "json", "--regime", regime]
+        )
+        assert chosen.exit_code == 0, chosen.output
+        found.update(json.loads(line)["regime"] for line in chosen.stdout.splitlines())
+    assert found == set(REGIMES)
+    unknown = runner.invoke(cli_app, ["log", "--db", url, "--regime", "opt_in"])
+    assert unknown.exit_code == 2
+    assert all(regime in unknown.output for regime in REGIMES)
+
+
+@pytest.mark.parametrize("region", ["U_", "U%", "USA", "US-CALI", "US CA", ""])
+def test_a_region_that_is_not_a_code_is_a_usage_error(
+    written_log: tuple[str, list[ConsentEvent]], region: str
+) -> None:
+    url, _ = written_log
+    result = runner.invoke(cli_app, ["log", "--db", url, "--region", region])
+    assert result.exit_code == 2
+    message = " ".join(re.sub(r"[│╭╮╰╯─]", " ", result.output).split())
+    assert f"--region: {region!r} is not a country (FR) or subdivision (US-CA) code" in message
 
 
 @pytest.mark.parametrize(

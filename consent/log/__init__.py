@@ -17,10 +17,13 @@ from .errors import BadLogURL, ConsentLogError, LogUnavailable, PurgeError, Sche
 from .events import (
     ACTIONS,
     MECHANISMS,
+    REGIMES,
     Action,
     ConsentEvent,
     CookieCount,
     Mechanism,
+    Regime,
+    is_region_code,
     truncate_ip,
 )
 from .kinds import iso_utc
@@ -40,7 +43,7 @@ from .read import (
 from .report import render_report
 from .schema import SCHEMA_VERSION
 from .sql_log import SqlConsentLog
-from .stats import DayStats, Stats, gather_stats
+from .stats import DayStats, Decisions, Stats, gather_stats
 from .verify import CheckpointMismatch, check_checkpoints, verify_log
 from .writer import ConsentLog, MemoryConsentLog
 
@@ -60,6 +63,7 @@ __all__ = [
     "ACTIONS",
     "EVENT_COLUMNS",
     "MECHANISMS",
+    "REGIMES",
     "SCHEMA_VERSION",
     "Action",
     "BadLogURL",
@@ -73,6 +77,7 @@ __all__ = [
     "CookieCount",
     "CookieRow",
     "DayStats",
+    "Decisions",
     "EventFilter",
     "EventRow",
     "LogUnavailable",
@@ -81,6 +86,7 @@ __all__ = [
     "PurgeError",
     "PurgePlan",
     "PurgeResult",
+    "Regime",
     "SchemaError",
     "SqlConsentLog",
     "Stats",
@@ -90,6 +96,7 @@ __all__ = [
     "csv_row",
     "event_record",
     "gather_stats",
+    "is_region_code",
     "iso_utc",
     "list_cookies",
     "open_consent_log",

@@ -3,6 +3,19 @@
 Every stored event has a gapless sequence number ``seq``, the ``prev_hash`` of the
 event before it, and ``hash = sha256(prev_hash + "\\n" + canonical_event(...))``,
 where the canonical text joins the event's :data:`~.events.HASHED_FIELDS`.
+
+A field added to events later (``EventField.added_in`` above 1: ``regime`` and
+``region``, in version 2) was not hashed in the events stored before it, which
+read it back as its default. So that those events still verify, the canonical
+text leaves out the later fields at its end while they hold their defaults: an
+event with regime ``opt-in`` and no region is hashed exactly as before; with
+regime ``opt-out`` and no region, the text ends ``...\\x00opt-out``; with
+region ``FR``, ``...\\x00opt-in\\x00FR``. Two different events still never share
+a text: the number of separators says how many fields were hashed, and a field
+left out can only have held its default (``None`` and an empty text being the
+same value, as for ``ip``). No per-event version is stored: the rule is one
+function of the row, for old and new events alike.
+
 Changing, removing, adding or moving an event changes a hash or breaks a link,
 which :class:`ChainChecker` finds while reading the events once, in ``seq`` order,
 in constant memory. Each event's hash depends only on its own row (its stored
@@ -26,8 +39,18 @@ FIELD_SEPARATOR: Final = "\x00"
 """Between the fields of the canonical form. Stored text never holds it (PostgreSQL
 refuses it in text; the writer never writes it), and a row that does is reported."""
 
-_SEPARATORS: Final = len(HASHED_FIELDS) - 1
 _SHA256 = hashlib.sha256
+
+_FIRST_LATER: Final = next(
+    (index for index, field in enumerate(HASHED_FIELDS) if field.added_in > 1), len(HASHED_FIELDS)
+)
+"""Where the fields added after version 1 start in :data:`~.events.HASHED_FIELDS`."""
+_LATER_DEFAULTS: Final = tuple(
+    field.kind.canonical(field.kind.stored(field.default)) for field in HASHED_FIELDS[_FIRST_LATER:]
+)
+"""The canonical texts of those fields' defaults, in order."""
+_LATER_DEFAULTS_RAW: Final = tuple(text.encode() for text in _LATER_DEFAULTS)
+"""The same, as the UTF-8 bytes that :meth:`ChainChecker.feed_raw` compares."""
 
 VerifiedRow = Sequence[Any]
 """One event as :class:`ChainChecker` reads it, columns as in :data:`VERIFIED_COLUMNS`."""
@@ -37,6 +60,11 @@ VERIFIED_COLUMNS: Final = ("prev_hash", *(f.name for f in HASHED_FIELDS), "hash"
 other hashed field as its canonical text (``FieldKind.canonical``), so that the
 hashed text is the row's values joined, with no conversion per field."""
 
+# In a verified row: where the later fields start (prev_hash comes before seq), and
+# the index of the hash, which the hashed values end before.
+_ROW_FIRST_LATER: Final = _FIRST_LATER + 1
+_ROW_HASH: Final = len(VERIFIED_COLUMNS) - 1
+
 
 def canonical_event(*values: Any) -> str:
     """The exact text an event's hash covers: its stored :data:`~.events.HASHED_FIELDS`.
@@ -44,13 +72,27 @@ def canonical_event(*values: Any) -> str:
     ``values`` are the stored values in that order (``seq`` first; ``granted`` and
     ``denied`` as their JSON texts; a time as a datetime or already its
     ``utc_text``). The fields are joined by :data:`FIELD_SEPARATOR`, which none
-    of them can hold, so two different events never share a canonical form.
+    of them can hold, so two different events never share a canonical form; the
+    later fields at the end that hold their defaults are left out (module docstring).
     """
     if len(values) != len(HASHED_FIELDS):
         raise TypeError(f"an event has {len(HASHED_FIELDS)} hashed fields, not {len(values)}")
-    return FIELD_SEPARATOR.join(
+    texts = [
         field.kind.canonical(value) for field, value in zip(HASHED_FIELDS, values, strict=True)
-    )
+    ]
+    return FIELD_SEPARATOR.join(texts[: hashed_end(texts, _FIRST_LATER, len(texts))])
+
+
+def hashed_end(values: Sequence[Any], first_later: int, end: int) -> int:
+    """Where the hashed values of an event end: before the later fields left at their defaults.
+
+    ``values[first_later:end]`` are the canonical texts of the fields added later;
+    the result is ``end`` less those of them, from the end, that hold their defaults.
+    """
+    defaults = _LATER_DEFAULTS
+    while end > first_later and values[end - 1] == defaults[end - 1 - first_later]:
+        end -= 1
+    return end
 
 
 def chain_hash(prev_hash: str, canonical: str) -> str:
@@ -132,11 +174,16 @@ class ChainChecker:
         up_to_seq = self.up_to_seq
         sha256 = _SHA256
         join = FIELD_SEPARATOR.join
+        first_later, defaults = _ROW_FIRST_LATER, _LATER_DEFAULTS
         for row in rows:
             seq = row[1]
+            # hashed_end(), inline: this loop is most of the time verify takes.
+            end = _ROW_HASH
+            while end > first_later and row[end - 1] == defaults[end - 1 - first_later]:
+                end -= 1
             try:
                 # prev_hash, "\n", then the canonical text: seq and the texts the row holds.
-                hashed = f"{row[0]}\n{seq}{FIELD_SEPARATOR}{join(row[2:-1])}"
+                hashed = f"{row[0]}\n{seq}{FIELD_SEPARATOR}{join(row[2:end])}"
             except TypeError:
                 hashed = None  # a value of another type than the writer stores: edited
             if (
@@ -145,7 +192,8 @@ class ChainChecker:
                 or row[0] != expected_prev
                 or seq > up_to_seq
                 or sha256(hashed.encode()).hexdigest() != row[-1]
-                or hashed.count(FIELD_SEPARATOR) != _SEPARATORS
+                # One separator after seq, one between each two of the texts after it.
+                or hashed.count(FIELD_SEPARATOR) != end - 2
             ):
                 self.problem = self._diagnose(row, expected_seq)
                 break
@@ -174,18 +222,22 @@ class ChainChecker:
         up_to_seq = self.up_to_seq
         sha256 = _SHA256
         join = FIELD_SEPARATOR.encode().join
+        first_later, defaults = _ROW_FIRST_LATER, _LATER_DEFAULTS_RAW
         checked_here = 0
         try:
             for row in rows:
                 seq = row[1]
+                end = _ROW_HASH  # hashed_end(), inline
+                while end > first_later and row[end - 1] == defaults[end - 1 - first_later]:
+                    end -= 1
                 # The bytes of feed()'s text.
-                hashed = b"%s\n%d\x00%s" % (row[0], seq, join(row[2:-1]))
+                hashed = b"%s\n%d\x00%s" % (row[0], seq, join(row[2:end]))
                 if (
                     seq != expected_seq
                     or row[0] != expected_prev
                     or seq > up_to_seq
                     or sha256(hashed).hexdigest().encode() != row[-1]
-                    or hashed.count(b"\x00") != _SEPARATORS
+                    or hashed.count(b"\x00") != end - 2
                 ):
                     break
                 expected_seq += 1
@@ -208,14 +260,15 @@ class ChainChecker:
     def _diagnose(self, row: VerifiedRow, expected_seq: int) -> ChainProblem:
         """Why the event in ``row`` does not verify (the first reason that applies)."""
         prev_hash, seq, event_id, stored_hash = row[0], row[1], str(row[2]), row[-1]
-        canonical = FIELD_SEPARATOR.join(str(value) for value in row[1:-1])
+        end = hashed_end(row, _ROW_FIRST_LATER, _ROW_HASH)
+        canonical = FIELD_SEPARATOR.join(str(value) for value in row[1:end])
         if seq < expected_seq:
             reason = f"seq {seq} comes again or out of order (expected {expected_seq})"
         elif seq > expected_seq:
             reason = f"the events before it are missing ({_seq_range(expected_seq, seq)}): deleted"
         elif seq > self.up_to_seq:
             reason = f"it comes after the recorded chain head (seq {self.up_to_seq}): inserted"
-        elif canonical.count(FIELD_SEPARATOR) != _SEPARATORS:
+        elif canonical.count(FIELD_SEPARATOR) != end - 2:
             reason = "a field holds a NUL character: forged"
         elif chain_hash(str(prev_hash), canonical) != stored_hash:
             reason = "its contents do not match its hash: edited, moved or forged"

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import ipaddress
+import re
 import secrets
 import time
 import uuid
@@ -40,6 +41,23 @@ Mechanism = Literal["banner", "preferences", "api", "gpc"]
 MECHANISMS: Final[tuple[Mechanism, ...]] = get_args(Mechanism)
 """Every mechanism."""
 
+Regime = Literal["opt-in", "opt-out", "none"]
+"""The law a decision was made under, where the visitor was: opt-in consent, an
+opt-out of the sale or sharing of personal information, or no consent law."""
+REGIMES: Final[tuple[Regime, ...]] = get_args(Regime)
+"""Every regime, in the order reports list them."""
+
+_REGION_CODE: Final = re.compile(r"[A-Z]{2}(?:-[A-Z0-9]{1,3})?")
+
+
+def is_region_code(value: str) -> bool:
+    """Whether ``value`` is a region as the log stores it: ``FR`` or ``US-CA`` (upper case).
+
+    An ISO 3166-1 alpha-2 country, or an ISO 3166-2 subdivision (the country, a
+    hyphen, one to three letters or digits).
+    """
+    return _REGION_CODE.fullmatch(value) is not None
+
 
 @dataclass(frozen=True, slots=True)
 class ConsentEvent:
@@ -62,8 +80,23 @@ class ConsentEvent:
     """Whether the decision was made with ``Sec-GPC: 1``."""
     ip: str | None = None
     """Truncated network (/24 or /48) when ``log_ip="truncated"``; else None."""
+    regime: Regime = "opt-in"
+    """The law the decision was made under (events stored before regimes existed: opt-in)."""
+    region: str | None = None
+    """Where the visitor was: a country (``FR``) or subdivision (``US-CA``), upper case
+    (:func:`is_region_code`); None when unknown."""
     event_id: str = field(default_factory=lambda: new_event_id())
     """Unique identifier made with the event, so that storing it twice is recognised."""
+
+    def __post_init__(self) -> None:
+        # Checked here, where the caller made the mistake: a value the table cannot
+        # hold would otherwise fail every later write, and wait in the spool forever.
+        if self.regime not in REGIMES:
+            raise ValueError(f"regime: {self.regime!r} is not one of {', '.join(REGIMES)}")
+        if self.region is not None and not is_region_code(self.region):
+            raise ValueError(
+                f"region: {self.region!r} is not a country (FR) or subdivision (US-CA) code"
+            )
 
 
 def new_event_id() -> str:
@@ -119,6 +152,12 @@ class EventField:
     index: bool = False
     unique: bool = False
     primary_key: bool = False
+    added_in: int = 1
+    """The schema version that added the column (``schema.MIGRATIONS``)."""
+    default: Any = None
+    """For a column added after version 1: what the events stored before it hold
+    (the :class:`ConsentEvent` field's default). While it and every later column
+    hold their defaults, an event's hash leaves them out (see ``chain.py``)."""
 
 
 SEQ: Final = EventField("seq", SEQUENCE, primary_key=True)
@@ -137,8 +176,11 @@ EVENT_FIELDS: Final = (
     EventField("notice_hash", TEXT, 64),
     EventField("gpc", BOOLEAN),
     EventField("ip", OPTIONAL_TEXT, 64, nullable=True),
+    EventField("regime", TEXT, 16, added_in=2, default="opt-in"),
+    EventField("region", OPTIONAL_TEXT, 6, nullable=True, added_in=2, default=None),
 )
-"""The fields of :class:`ConsentEvent`, in chain order."""
+"""The fields of :class:`ConsentEvent`, in chain order: a column added later comes
+after every earlier one, so that the events stored before it keep their hashes."""
 
 HASHED_FIELDS: Final = (SEQ, *EVENT_FIELDS)
 """What an event's hash covers, in this order: changing it makes every stored log fail."""
@@ -155,6 +197,11 @@ FIELDS_BY_NAME: Final = {stored.name: stored for stored in STORED_FIELDS}
 
 if {f.name for f in EVENT_FIELDS} != {f.name for f in dataclasses.fields(ConsentEvent)}:
     raise TypeError("EVENT_FIELDS must name every field of ConsentEvent, and only those")
+if [f.added_in for f in EVENT_FIELDS] != sorted(f.added_in for f in EVENT_FIELDS):
+    raise TypeError("EVENT_FIELDS must list the fields added later after the earlier ones")
+_DEFAULTS: Final = {defined.name: defined.default for defined in dataclasses.fields(ConsentEvent)}
+if any(f.added_in > 1 and f.default != _DEFAULTS[f.name] for f in EVENT_FIELDS):
+    raise TypeError("a field added later must have the default of its ConsentEvent field")
 
 
 def stored_values(event: ConsentEvent) -> dict[str, Any]:

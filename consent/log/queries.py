@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final
 
-from sqlalchemy import Connection, Select, func, select
+from sqlalchemy import Connection, Select, func, or_, select
 
 from .chain import VERIFIED_COLUMNS
 from .events import FIELDS_BY_NAME
@@ -89,12 +89,18 @@ def last_seq_before(connection: Connection, before: datetime, state: ChainState)
 
 @dataclass(frozen=True, slots=True)
 class EventFilter:
-    """Which events to read. ``until`` is exclusive."""
+    """Which events to read. ``until`` is exclusive.
+
+    ``region`` is a subdivision (``US-CA``: that one only) or a country (``US``:
+    the country and each of its subdivisions).
+    """
 
     consent_id: str | None = None
     since: datetime | None = None
     until: datetime | None = None
     action: str | None = None
+    regime: str | None = None
+    region: str | None = None
 
     def apply(self, query: Select[Any]) -> Select[Any]:
         """The query, narrowed to these events."""
@@ -106,6 +112,14 @@ class EventFilter:
             query = query.where(events.c.occurred_at < self.until)
         if self.action is not None:
             query = query.where(events.c.action == self.action)
+        if self.regime is not None:
+            query = query.where(events.c.regime == self.regime)
+        if self.region is not None:
+            in_region = events.c.region == self.region
+            if "-" not in self.region:
+                subdivision = events.c.region.startswith(f"{self.region}-", autoescape=True)
+                in_region = or_(in_region, subdivision)
+            query = query.where(in_region)
         return query
 
 
@@ -126,7 +140,13 @@ def events_query(where: EventFilter, columns: Sequence[str]) -> Select[Any]:
 def stats_query(where: EventFilter) -> Select[Any]:
     """What the statistics need of the filtered events, in no particular order."""
     return where.apply(
-        select(events.c.occurred_at, events.c.action, events.c.granted, events.c.denied)
+        select(
+            events.c.occurred_at,
+            events.c.regime,
+            events.c.action,
+            events.c.granted,
+            events.c.denied,
+        )
     )
 
 

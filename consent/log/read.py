@@ -41,6 +41,8 @@ EVENT_COLUMNS: Final = (
     "mechanism",
     "gpc",
     "ip",
+    "regime",
+    "region",
     "notice_hash",
     "event_id",
     "hash",

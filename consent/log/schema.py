@@ -4,13 +4,15 @@ The schema carries a version (``consent_schema_version``). :data:`MIGRATIONS` is
 the list of steps from one version to the next: a release that changes the schema
 appends a step (``ALTER TABLE ...``, a data move) and never edits an earlier one,
 so every log, however old, is brought up to date by running the steps it lacks.
+A new log goes through the same steps: version 1 creates only the event columns
+of version 1 (``EventField.added_in``), and each later step adds its own.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
-from typing import Final
+from typing import Any, Final
 
 from sqlalchemy import (
     BigInteger,
@@ -24,13 +26,14 @@ from sqlalchemy import (
     Text,
     func,
     insert,
+    literal,
     select,
     text,
 )
 
 from .chain import GENESIS_HASH
 from .errors import SchemaError
-from .events import STORED_FIELDS
+from .events import STORED_FIELDS, EventField
 from .kinds import SEQUENCE
 
 metadata = MetaData()
@@ -44,10 +47,9 @@ schema_versions = Table(
     Column("applied_at", DateTime(timezone=True), nullable=False),
 )
 
-events = Table(
-    "consent_events",
-    metadata,
-    *(
+
+def _event_columns(fields: Iterable[EventField]) -> list[Column[Any]]:
+    return [
         Column(
             field.name,
             field.kind.column_type(field.length),
@@ -57,10 +59,13 @@ events = Table(
             index=field.index,
             unique=field.unique,
         )
-        for field in STORED_FIELDS
-    ),
-)
-"""One row per decision, in chain order (``seq``)."""
+        for field in fields
+    ]
+
+
+events = Table("consent_events", metadata, *_event_columns(STORED_FIELDS))
+"""One row per decision, in chain order (``seq``). In the database, the columns added
+after version 1 come last, after ``hash`` (``ALTER TABLE ... ADD COLUMN``)."""
 
 notices = Table(
     "consent_notices",
@@ -107,8 +112,14 @@ _MIGRATION_LOCK_KEY: Final = 0x636F6E73656E74
 
 
 def _create_version_1(connection: Connection) -> None:
-    """Events, notices, chain head and anchor, cookie inventory."""
-    metadata.create_all(connection, tables=[events, notices, chain, cookies], checkfirst=True)
+    """Events (their version 1 columns), notices, chain head and anchor, cookie inventory."""
+    first_events = Table(
+        events.name,
+        MetaData(),
+        *_event_columns(field for field in STORED_FIELDS if field.added_in == 1),
+    )
+    first_events.create(connection, checkfirst=True)
+    metadata.create_all(connection, tables=[notices, chain, cookies], checkfirst=True)
     connection.execute(
         insert(chain).values(
             id=CHAIN_ROW_ID,
@@ -120,7 +131,36 @@ def _create_version_1(connection: Connection) -> None:
     )
 
 
-MIGRATIONS: Final[tuple[Callable[[Connection], None], ...]] = (_create_version_1,)
+def _add_event_columns(connection: Connection, version: int) -> None:
+    """Add the event columns of ``version``; the rows already stored get their defaults."""
+    dialect = connection.dialect
+    for field in STORED_FIELDS:
+        if field.added_in != version:
+            continue
+        column_type = field.kind.column_type(field.length)
+        definition = f"{field.name} {column_type.compile(dialect=dialect)}"
+        if field.default is not None:
+            value = literal(field.kind.stored(field.default), column_type)
+            compiled = value.compile(dialect=dialect, compile_kwargs={"literal_binds": True})
+            definition += f" DEFAULT {compiled}"
+        if not field.nullable:
+            definition += " NOT NULL"
+        connection.exec_driver_sql(f"ALTER TABLE {events.name} ADD COLUMN {definition}")
+
+
+def _add_regime_and_region(connection: Connection) -> None:
+    """Each event's regime and region; the events stored before: ``opt-in``, region unknown.
+
+    Their hashes stay valid: the canonical text leaves these two out while they
+    hold those defaults (``chain.py``).
+    """
+    _add_event_columns(connection, 2)
+
+
+MIGRATIONS: Final[tuple[Callable[[Connection], None], ...]] = (
+    _create_version_1,
+    _add_regime_and_region,
+)
 """Step ``n`` (1-based) brings a log from version ``n - 1`` to version ``n``."""
 
 SCHEMA_VERSION: Final = len(MIGRATIONS)

@@ -44,9 +44,19 @@ def entry_line(event: ConsentEvent, notice: Mapping[str, Any]) -> bytes:
 
 
 def parse_entry_line(line: bytes) -> SpoolEntry:
-    """The event and notice of a spool line; ValueError (or KeyError) if it is not one."""
+    """The event and notice of a spool line; ValueError (or KeyError) if it is not one.
+
+    A line spooled before a field was added (``EventField.added_in``) lacks it: the
+    event gets that field's default, as the events stored before it did.
+    """
     record = json.loads(line)
-    event = ConsentEvent(**{f.name: f.kind.unspooled(record[f.name]) for f in EVENT_FIELDS})
+    event = ConsentEvent(
+        **{
+            f.name: f.kind.unspooled(record[f.name])
+            for f in EVENT_FIELDS
+            if f.added_in == 1 or f.name in record
+        }
+    )
     notice = record["notice"]
     if not isinstance(notice, dict):
         raise ValueError("notice is not an object")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import text
@@ -50,3 +51,23 @@ def execute(url: str, *statements: str, **params: Any) -> None:
 def event_count(url: str) -> int:
     """How many events the log holds."""
     return int(query(url, "SELECT count(*) FROM consent_events")[0][0])
+
+
+def run_sql_file(url: str, path: Path) -> None:
+    """Run a file of SQL statements (each ending with ``;`` at the end of a line) in one
+    committed transaction; ``--`` lines are comments."""
+    lines = [
+        line for line in path.read_text(encoding="utf-8").splitlines() if not line.startswith("--")
+    ]
+    statements = [s.strip() for s in "\n".join(lines).split(";\n") if s.strip()]
+
+    async def run() -> None:
+        engine = create_log_engine(url)
+        try:
+            async with engine.begin() as connection:
+                for statement in statements:
+                    await connection.exec_driver_sql(statement.removesuffix(";"))
+        finally:
+            await engine.dispose()
+
+    asyncio.run(run())

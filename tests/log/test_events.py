@@ -24,9 +24,18 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sqlalchemy import Connection, insert
 
-from consent.log import ACTIONS, MECHANISMS, ConsentEvent, verify_log
+from consent.log import (
+    ACTIONS,
+    MECHANISMS,
+    REGIMES,
+    ConsentEvent,
+    Regime,
+    is_region_code,
+    verify_log,
+)
 from consent.log.chain import GENESIS_HASH, ChainChecker, canonical_event, chain_hash
 from consent.log.database import create_log_engine, create_sqlite_writer_engine
+from consent.log.events import HASHED_FIELDS
 from consent.log.queries import read_chain_state, verified_rows_sql
 from consent.log.schema import events as events_table
 from consent.log.schema import upgrade_schema
@@ -66,6 +75,8 @@ events = st.builds(
     notice_hash=_text(64),
     gpc=st.booleans(),
     ip=st.none() | _text(64),
+    regime=st.sampled_from(REGIMES),
+    region=st.none() | st.from_regex(r"[A-Z]{2}(-[A-Z0-9]{1,3})?", fullmatch=True),
     event_id=st.uuids().map(lambda value: value.hex),
 )
 
@@ -73,7 +84,27 @@ events = st.builds(
 def by_hand(event: ConsentEvent, seq: int, prev_hash: str) -> str:
     """The hash, from the canonical form as the module docstring of chain.py states it."""
     keys = [json.dumps(list(keys), separators=(",", ":")) for keys in (event.granted, event.denied)]
-    canonical = canonical_event(
+    moment = event.occurred_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+    texts = [
+        str(seq),
+        event.event_id,
+        event.consent_id,
+        moment,
+        event.action,
+        *keys,
+        str(event.revision),
+        event.locale,
+        event.mechanism,
+        event.notice_hash,
+        "1" if event.gpc else "0",
+        event.ip or "",
+    ]
+    # Then regime and region, less those at the end that hold their defaults.
+    later = [event.regime, event.region or ""]
+    while later and later[-1] == ("opt-in", "")[len(later) - 1]:
+        later.pop()
+    canonical = "\x00".join([*texts, *later])
+    assert canonical == canonical_event(
         seq,
         event.event_id,
         event.consent_id,
@@ -86,6 +117,8 @@ def by_hand(event: ConsentEvent, seq: int, prev_hash: str) -> str:
         event.notice_hash,
         event.gpc,
         event.ip,
+        event.regime,
+        event.region,
     )
     return chain_hash(prev_hash, canonical)
 
@@ -249,7 +282,98 @@ def test_the_hashed_text_has_not_changed() -> None:
     assert (first["hash"], second["hash"]) == _EARLIER_HASHES
 
 
-def test_spool_lines_have_not_changed() -> None:
+def test_spool_lines_of_the_previous_release_still_read() -> None:
+    # Spooled before regimes existed (an outage across the upgrade): read as opt-in,
+    # region unknown, which is how the events stored before them read too.
     for event, line in zip(_EARLIER_EVENTS, _EARLIER_SPOOL_LINES, strict=True):
+        parsed, notice = parse_entry_line(line.encode())
+        assert (parsed, notice) == (event, {"title": "Cookies"})
+        assert (parsed.regime, parsed.region) == ("opt-in", None)
+
+
+# What this release spools: the earlier lines, with regime and region after ip.
+_SPOOL_LINES = (
+    _EARLIER_SPOOL_LINES[0].replace(',"notice"', ',"regime":"opt-in","region":null,"notice"'),
+    _EARLIER_SPOOL_LINES[1].replace(',"notice"', ',"regime":"opt-out","region":"US-CA","notice"'),
+)
+_SPOOLED_EVENTS = (
+    _EARLIER_EVENTS[0],
+    dataclasses.replace(_EARLIER_EVENTS[1], regime="opt-out", region="US-CA"),
+)
+
+
+def test_spool_lines_have_not_changed() -> None:
+    for event, line in zip(_SPOOLED_EVENTS, _SPOOL_LINES, strict=True):
         assert entry_line(event, {"title": "Cookies"}) == line.encode()
         assert parse_entry_line(line.encode()) == (event, {"title": "Cookies"})
+
+
+@pytest.mark.parametrize(
+    ("regime", "region", "ending"),
+    [
+        ("opt-in", None, "\x00203.0.113.0/24"),
+        ("opt-out", None, "\x00203.0.113.0/24\x00opt-out"),
+        ("opt-in", "FR", "\x00203.0.113.0/24\x00opt-in\x00FR"),
+        ("none", "US-CA", "\x00203.0.113.0/24\x00none\x00US-CA"),
+    ],
+)
+def test_regime_and_region_are_hashed_unless_left_at_their_defaults(
+    regime: Regime, region: str | None, ending: str
+) -> None:
+    event = dataclasses.replace(_EARLIER_EVENTS[0], regime=regime, region=region)
+    row = event_row(event, 1, GENESIS_HASH)
+    canonical = canonical_event(*(row[field.name] for field in HASHED_FIELDS))
+    assert canonical.endswith(ending)
+    # The ip, and the later fields hashed: the text is the earlier one, extended.
+    assert canonical.count("\x00") == 11 + ending.count("\x00")
+    assert row["hash"] == chain_hash(GENESIS_HASH, canonical)
+
+
+# The hashes of the first earlier event under each regime and region, as this release
+# writes them: a log written now must verify the same way later.
+_LATER_HASHES: dict[tuple[Regime, str | None], str] = {
+    ("opt-in", None): _EARLIER_HASHES[0],
+    ("opt-out", None): "1125c3b975f83f15891ea01a42af608aa2b9202619963d5dfad350c07b8f6313",
+    ("opt-in", "FR"): "1c1fc745a344e4fafaa24d5580725c3b10a0f0706c5f171938604473a0558648",
+    ("none", "US-CA"): "b28a31ed23c82969d43090796d2ae00420f6b53d7cd0163ee8d8e0236468bd36",
+}
+
+
+def test_the_hashed_text_of_regime_and_region_has_not_changed() -> None:
+    hashes = {
+        place: event_row(
+            dataclasses.replace(_EARLIER_EVENTS[0], regime=place[0], region=place[1]),
+            1,
+            GENESIS_HASH,
+        )["hash"]
+        for place in _LATER_HASHES
+    }
+    assert hashes == _LATER_HASHES
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("regime", "opt_in"),
+        ("regime", "OPT-IN"),
+        ("regime", ""),
+        ("region", ""),
+        ("region", "fr"),
+        ("region", "FRA"),
+        ("region", "US-"),
+        ("region", "US-CALI"),
+        ("region", "US_CA"),
+        ("region", "F\x00"),
+        ("region", " FR"),
+    ],
+)
+def test_an_event_refuses_a_regime_or_region_the_log_would_not_hold(name: str, value: str) -> None:
+    changes: dict[str, Any] = {name: value}
+    with pytest.raises(ValueError, match=f"^{name}: "):
+        dataclasses.replace(_EARLIER_EVENTS[0], **changes)
+
+
+@pytest.mark.parametrize("region", ["FR", "US-CA", "GB-ENG", "FR-75C", "IT-21", "ES-M"])
+def test_countries_and_subdivisions_are_regions(region: str) -> None:
+    assert is_region_code(region)
+    assert dataclasses.replace(_EARLIER_EVENTS[0], region=region).region == region

@@ -88,6 +88,8 @@ def test_event_fields_round_trip(log_url: str, tmp_path: Path) -> None:
         mechanism="preferences",
         gpc=True,
         ip="203.0.113.0/24",
+        regime="opt-out",
+        region="US-CA",
     )
     log = open_consent_log(log_url, spool_path=tmp_path / "spool")
 
@@ -99,7 +101,7 @@ def test_event_fields_round_trip(log_url: str, tmp_path: Path) -> None:
     (row,) = query(
         log_url,
         "SELECT event_id, consent_id, action, granted, denied, revision, locale, mechanism, "
-        "notice_hash, gpc, ip, prev_hash FROM consent_events",
+        "notice_hash, gpc, ip, prev_hash, regime, region FROM consent_events",
     )
     assert row[:9] == (
         original.event_id,
@@ -113,6 +115,7 @@ def test_event_fields_round_trip(log_url: str, tmp_path: Path) -> None:
         NOTICE_HASH,
     )
     assert (bool(row[9]), row[10], row[11]) == (True, "203.0.113.0/24", "0" * 64)
+    assert row[12:] == ("opt-out", "US-CA")
 
 
 def test_notice_is_stored_once_per_hash(log_url: str, tmp_path: Path) -> None:
@@ -139,7 +142,11 @@ def test_schema_is_versioned_and_start_is_idempotent(log_url: str, tmp_path: Pat
             await log.close()
 
     asyncio.run(run())
-    assert query(log_url, "SELECT version FROM consent_schema_version") == [(SCHEMA_VERSION,)]
+    # Each step once, up to this release's version.
+    assert query(log_url, "SELECT version FROM consent_schema_version ORDER BY version") == [
+        (version,) for version in range(1, SCHEMA_VERSION + 1)
+    ]
+    assert SCHEMA_VERSION == 2
     assert query(log_url, "SELECT head_seq, anchor_seq FROM consent_chain") == [(0, 0)]
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from consent.log import PurgeResult, SqlConsentLog, purge
+from consent.log import REGIMES, PurgeResult, SqlConsentLog, purge
 from consent.log.chain import GENESIS_HASH, canonical_event, chain_hash
 from tests.log.conftest import NOTICE, make_event
 from tests.log.helpers import event_count, execute, query, verify
@@ -21,9 +21,22 @@ DAY0 = datetime(2026, 1, 1, 12, tzinfo=UTC)
 
 
 def fill(url: str, tmp_path: Path, count: int = 10) -> list[str]:
-    """A log of ``count`` events, one a day from DAY0; returns their event ids by seq."""
+    """A log of ``count`` events, one a day from DAY0; returns their event ids by seq.
+
+    Their regimes and regions go round, so that every combination is in the chain:
+    seq 1 opt-in and no region (hashed as before regimes), 2 opt-out in FR, 3 none,
+    4 opt-in in FR, 5 opt-out, 6 none in FR...
+    """
     log = SqlConsentLog(url, spool_path=tmp_path / "spool")
-    events = [make_event(n, occurred_at=DAY0 + timedelta(days=n)) for n in range(count)]
+    events = [
+        make_event(
+            n,
+            occurred_at=DAY0 + timedelta(days=n),
+            regime=REGIMES[n % 3],
+            region=(None, "FR")[n % 2],
+        )
+        for n in range(count)
+    ]
 
     async def run() -> None:
         for stored in events:
@@ -70,6 +83,8 @@ def _forged_row(url: str, seq: int, prev_hash: str) -> str:
         "ab" * 32,
         False,
         None,
+        "opt-in",
+        None,
     )
     stored_time = (
         "2026-01-05 00:00:00.000000" if url.startswith("sqlite") else "2026-01-05T00:00:00Z"
@@ -114,6 +129,42 @@ TAMPERINGS: list[tuple[str, Callable[[str], list[str]], int, str]] = [
             + " WHERE seq = 4"
         ],
         4,
+        "edited",
+    ),
+    (
+        "edit a regime",
+        lambda url: ["UPDATE consent_events SET regime = 'opt-out' WHERE seq = 4"],
+        4,
+        "edited",
+    ),
+    (
+        "edit a regime to the one of earlier events",
+        lambda url: ["UPDATE consent_events SET regime = 'opt-in' WHERE seq = 5"],
+        5,
+        "edited",
+    ),
+    (
+        "give a regime to an event hashed as before regimes",
+        lambda url: ["UPDATE consent_events SET regime = 'none' WHERE seq = 7"],
+        7,
+        "edited",
+    ),
+    (
+        "edit a region",
+        lambda url: ["UPDATE consent_events SET region = 'DE' WHERE seq = 2"],
+        2,
+        "edited",
+    ),
+    (
+        "remove a region",
+        lambda url: ["UPDATE consent_events SET region = NULL WHERE seq = 4"],
+        4,
+        "edited",
+    ),
+    (
+        "add a region",
+        lambda url: ["UPDATE consent_events SET region = 'US-CA' WHERE seq = 1"],
+        1,
         "edited",
     ),
     ("delete a row", lambda url: ["DELETE FROM consent_events WHERE seq = 5"], 6, "deleted"),
@@ -238,3 +289,21 @@ def test_deleting_the_first_events_without_purge_is_found(log_url: str, tmp_path
     assert problem is not None
     assert problem.seq == 3
     assert "seq 1–2" in problem.reason
+
+
+def test_a_regime_moved_into_the_field_before_it_is_found(sqlite_url: str, tmp_path: Path) -> None:
+    # seq 5 is opt-out with no ip and no region: its text ends "\x00\x00opt-out". The same
+    # text, with regime opt-in (left out of it) and an ip of "\x00opt-out", matches the
+    # stored hash: only the count of separators tells the two apart.
+    event_ids = fill(sqlite_url, tmp_path)
+    execute(
+        sqlite_url,
+        "UPDATE consent_events SET ip = char(0) || 'opt-out', regime = 'opt-in' WHERE seq = 5",
+    )
+    (ip,) = query(sqlite_url, "SELECT ip FROM consent_events WHERE seq = 5")[0]
+    assert ip == "\x00opt-out"
+    for workers in (1, 3):
+        problem = verify(sqlite_url, workers=workers).problem
+        assert problem is not None
+        assert (problem.seq, problem.event_id) == (5, event_ids[4])
+        assert problem.reason == "a field holds a NUL character: forged"
