@@ -38,6 +38,7 @@ class PageSnippets:
         self.mode: CacheMode = settings.cache_mode
         self.one_language = settings.locale is not None or len(settings.available_locales) == 1
         self._every_grant = frozenset(settings.category_keys) | UNDECIDED_GRANTS
+        self._shared_grant = self._every_grant - settings.gpc_opt_out_keys
         self.geo_headers = tuple(
             name.encode("latin-1")
             for name in (settings.geo_header, settings.geo_region_header)
@@ -150,7 +151,9 @@ class PageSnippets:
     def _shared(self, accept_language: bytes, target: str, nonce: str, regime: str) -> Snippets:
         """The undecided visitor's page, with the script that marks a decided one's."""
         markup = self._markup.for_request(accept_language.decode("latin-1"))
-        granted = UNDECIDED_GRANTS if regime == "opt-in" else self._every_grant
+        # The cached page cannot know a visitor's GPC signal before it renders: what GPC
+        # covers stays off on it until a choice grants it.
+        granted = UNDECIDED_GRANTS if regime == "opt-in" else self._shared_grant
         if regime == "opt-in":
             page_markup = markup.banner_shared
         elif regime == "opt-out":

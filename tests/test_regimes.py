@@ -315,3 +315,15 @@ def test_each_decision_is_logged_with_its_regime_and_region() -> None:
         ("opt-in", "FR"),
         ("opt-in", None),
     ]
+
+
+def test_a_cached_page_for_everyone_keeps_what_gpc_covers_off() -> None:
+    """``cache_mode="shared"``: one opt-out page for every visitor, GPC signal or not."""
+    shared = client(cache_mode="shared")
+    pages = [
+        shared.get("/page", headers={**CALIFORNIA, **extra}).text
+        for extra in ({}, {"sec-gpc": "1"})
+    ]
+    assert pages[0] == pages[1]
+    assert 'data-consent-granted="analytics"' in pages[0]
+    assert "data-consent-notice" in pages[0]

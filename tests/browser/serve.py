@@ -1,7 +1,8 @@
 """Start one of the browser tests' servers: ``python -m tests.browser.serve KIND HOST PORT``.
 
 ``site`` is the article site, loading its third parties from ``TRACKER_ORIGIN``;
-``tracker`` is those third parties alone; ``strict`` is a minimal page served
+``tracker`` is those third parties alone; ``regimes`` a page under each regime (by
+the test's geo headers); ``strict`` is a minimal page served
 under ``Content-Security-Policy: default-src 'self'``; ``pages`` serves the banner
 placement cases of ``tests/browser/pages.py``.
 """
@@ -75,6 +76,31 @@ def analytics_settings(banner_position: Literal["bottom", "top"] = "bottom") -> 
     )
 
 
+REGIME_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Regimes</title></head>
+<body><main><h1>The law where you are</h1><p>An article.</p></main></body></html>"""
+
+
+def regimes_app() -> ASGIApp:
+    """A page under each regime, by the test's own geo headers (as a CDN sets them)."""
+
+    async def page(request: Request) -> Response:
+        return HTMLResponse(REGIME_PAGE)
+
+    settings = analytics_settings().model_copy(
+        update={
+            "geo_header": "x-test-country",
+            "geo_region_header": "x-test-region",
+            "regimes": {"US-CA": "opt-out", "JP": "none", "*": "opt-in"},
+            "categories": (
+                *analytics_settings().categories,
+                Category(key="marketing", title="Advertising", cookies=["_fbp"], gpc_opt_out=True),
+            ),
+        }
+    )
+    return ConsentMiddleware(Starlette(routes=[Route("/", page)]), settings)
+
+
 def main() -> None:
     kind, host, port = sys.argv[1], sys.argv[2], int(sys.argv[3])
     from consent.cli import load_demo_site
@@ -87,6 +113,8 @@ def main() -> None:
         from tests.browser.pages import pages_app
 
         app = pages_app()
+    elif kind == "regimes":
+        app = regimes_app()
     elif kind == "tracker":
         # The example is loaded as a package of this name by load_demo_site().
         app = importlib.import_module("consent_article_site.thirdparty").create_tracker_app()
