@@ -12,7 +12,6 @@ import json
 import sys
 import time as time_module
 from datetime import UTC, datetime, time, timedelta
-from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
 import typer
@@ -25,13 +24,12 @@ from .cli_output import (
     console,
     errors,
     export_events,
-    export_stats,
     print_cookies,
     print_events,
-    print_stats,
     print_verification,
     progress_bar,
 )
+from .cli_stats import stats
 from .cli_vcl import vcl
 from .log import (
     Action,
@@ -40,13 +38,10 @@ from .log import (
     Regime,
     check_checkpoints,
     count_events,
-    gather_stats,
     list_cookies,
     plan_purge,
     read_events,
     read_notice,
-    render_report,
-    safe_url,
     verify_log,
 )
 from .log import purge as purge_log
@@ -75,6 +70,7 @@ app = typer.Typer(
 
 app.command()(demo)
 app.command()(vcl)
+app.command()(stats)
 
 TABLE_LIMIT = 1000
 """Events shown by ``--format table`` unless ``--limit`` says otherwise."""
@@ -186,40 +182,6 @@ def verify(
     mismatches = asyncio.run(check_checkpoints(db, expected)) if expected else []
     if not print_verification(state, report, mismatches):
         raise typer.Exit(1)
-
-
-@app.command()
-def stats(
-    db: DbOption = DEFAULT_LOG_URL,
-    since: Annotated[str | None, typer.Option(help="From this date or time.")] = None,
-    until: Annotated[str | None, typer.Option(help="Up to this date (included).")] = None,
-    html: Annotated[
-        Path | None,
-        typer.Option("--html", help="Also write a self-contained HTML report with charts."),
-    ] = None,
-    output: Annotated[
-        OutputFormat,
-        typer.Option(
-            "--format",
-            help="table (on screen), csv, or json (JSON Lines: one object per day, "
-            "then the totals, all days and per regime).",
-        ),
-    ] = OutputFormat.table,
-) -> None:
-    """Decisions per day and per regime: accept, reject and custom rates, opt-in per category."""
-    where = EventFilter(
-        since=parse_moment(since) if since else None,
-        until=parse_moment(until, end_of_day=True) if until else None,
-    )
-    with progress_bar("counting", None) as (advance, set_total):
-        result = asyncio.run(gather_stats(db, where, progress=advance, on_total=set_total))
-    if output is OutputFormat.table:
-        print_stats(result)
-    else:
-        export_stats(result, output)
-    if html is not None:
-        html.write_text(render_report(result, source=safe_url(db)), encoding="utf-8")
-        errors.print(f"report written to {html}", highlight=False)
 
 
 @app.command()

@@ -23,15 +23,12 @@ from rich.table import Table
 from rich.text import Text
 
 from .log import (
-    ACTIONS,
     EVENT_COLUMNS,
     ChainReport,
     ChainState,
     CheckpointMismatch,
     CookieRow,
-    Decisions,
     EventRow,
-    Stats,
     csv_row,
     event_record,
     iso_utc,
@@ -59,7 +56,7 @@ def fits(renderable: RenderableType) -> bool:
     return Measurement.get(console, options, renderable).maximum <= console.width
 
 
-def _table(*headers: str) -> Table:
+def table_of(*headers: str) -> Table:
     """A table whose cells wrap, or fold a long word, rather than end in an ellipsis."""
     table = Table()
     for header in headers:
@@ -104,7 +101,7 @@ def print_events(rows: Sequence[EventRow]) -> None:
     """The events as one table, or, where it would not fit, one short block each."""
     records = [event_record(row) for row in rows]
     headers = ("seq", "time (UTC)", "consent id", "action", "granted", "mechanism", "locale")
-    table = _table(*headers, "rev", "gpc", "regime", "region")
+    table = table_of(*headers, "rev", "gpc", "regime", "region")
     for event in records:
         table.add_row(
             str(event["seq"]),
@@ -213,109 +210,6 @@ def print_verification(
     return True
 
 
-# --- consent stats -------------------------------------------------------------------------
-
-_ACTION_CELLS: Final[tuple[tuple[str, Callable[[Decisions], str]], ...]] = (
-    ("accept", lambda day: f"{100 * day.rate('accept_all'):.1f}%"),
-    ("reject", lambda day: f"{100 * day.rate('reject_all'):.1f}%"),
-    ("custom", lambda day: f"{100 * day.rate('custom'):.1f}%"),
-    ("withdraw", lambda day: str(day.actions["withdraw"])),
-)
-"""The banner's choices as shares of the day's decisions; withdrawals (rare) as a count."""
-
-
-def _stats_rows(stats: Stats) -> list[tuple[str, str, Decisions]]:
-    """Each day, then all days together, then all days per regime: (day, regime, decisions)."""
-    rows: list[tuple[str, str, Decisions]] = [
-        (day.day.isoformat(), "all", day) for day in stats.days
-    ]
-    rows.append(("all", "all", stats.total))
-    rows.extend(("all", regime, decisions) for regime, decisions in stats.regimes.items())
-    return rows
-
-
-def print_stats(stats: Stats) -> None:
-    """One table: the days, all days, then all days per regime. Where it would not fit,
-    the decisions, then the opt-in rates."""
-    rows: list[tuple[str, Decisions]] = [(day.day.isoformat(), day) for day in stats.days]
-    rows.append(("all days", stats.total))
-    rows.extend((f"{regime} regime", decisions) for regime, decisions in stats.regimes.items())
-    whole = _stats_table(rows, stats.categories, decisions=True, suffix=" opt-in")
-    if fits(whole):
-        console.print(whole)
-        return
-    console.print(_stats_table(rows, [], decisions=True))
-    # As many categories per table as fit beside the day (at least one, folded if need be).
-    categories = stats.categories
-    start = 0
-    while start < len(categories):
-        end = start + 1
-        while end < len(categories) and fits(_stats_table(rows, categories[start : end + 1])):
-            end += 1
-        table = _stats_table(rows, categories[start:end])
-        table.title = "opt-in rate per category"
-        console.print(table)
-        start = end
-
-
-def _stats_table(
-    rows: list[tuple[str, Decisions]],
-    categories: list[str],
-    *,
-    decisions: bool = False,
-    suffix: str = "",
-) -> Table:
-    """Per row: the decisions and actions if ``decisions``, then each category's opt-in.
-
-    A line sets the total of all days apart from the days above and the regimes below.
-    """
-    headers = ["decisions", *(name for name, _ in _ACTION_CELLS)] if decisions else []
-    table = _table("day (UTC)", *headers, *(f"{category}{suffix}" for category in categories))
-    for index, (label, day) in enumerate(rows):
-        cells = [str(day.decisions), *(cell(day) for _, cell in _ACTION_CELLS)] if decisions else []
-        opt_in = [_percent(day.opt_in(category)) for category in categories]
-        following = rows[index + 1][0] if index + 1 < len(rows) else None
-        ends_section = following is not None and "all days" in (label, following)
-        table.add_row(label, *cells, *opt_in, end_section=ends_section)
-    return table
-
-
-def _percent(rate: float | None) -> str:
-    return "–" if rate is None else f"{100 * rate:.1f}%"
-
-
-def export_stats(stats: Stats, output: OutputFormat) -> None:
-    """The statistics as CSV (with a header row) or JSON Lines: one row per day, then the
-    totals of all days (``day`` is ``all``), together and per regime (``regime`` is
-    ``all`` or the regime). Action counts; opt-in rates from 0 to 1 (empty or null
-    for a category not offered)."""
-    rows = _stats_rows(stats)
-    if output is OutputFormat.csv:
-        writer = csv.writer(sys.stdout, lineterminator="\n")
-        opt_in_headers = [f"{category} opt-in" for category in stats.categories]
-        writer.writerow(["day", "regime", "decisions", *ACTIONS, *opt_in_headers])
-        for day, regime, decisions in rows:
-            rates = [_rate(decisions.opt_in(category)) for category in stats.categories]
-            counts = [decisions.actions[action] for action in ACTIONS]
-            writer.writerow([day, regime, decisions.decisions, *counts, *rates])
-        return
-    for day, regime, decisions in rows:
-        record = {
-            "day": day,
-            "regime": regime,
-            "decisions": decisions.decisions,
-            "actions": {action: decisions.actions[action] for action in ACTIONS},
-            "opt_in": {
-                category: _rate(decisions.opt_in(category)) for category in stats.categories
-            },
-        }
-        sys.stdout.write(json.dumps(record, ensure_ascii=False) + "\n")
-
-
-def _rate(rate: float | None) -> float | None:
-    return None if rate is None else round(rate, 4)
-
-
 # --- consent cookies -----------------------------------------------------------------------
 
 COOKIE_COLUMNS: Final = ("name", "category", "seen", "blocked", "first_seen", "last_seen")
@@ -336,7 +230,9 @@ def print_cookies(rows: Sequence[CookieRow], output: OutputFormat) -> None:
         for record in records:
             sys.stdout.write(json.dumps(dict(zip(COOKIE_COLUMNS, record, strict=True))) + "\n")
     else:
-        table = _table("name", "category", "seen", "blocked", "first seen (UTC)", "last seen (UTC)")
+        table = table_of(
+            "name", "category", "seen", "blocked", "first seen (UTC)", "last seen (UTC)"
+        )
         for name, category, seen, blocked, first, last in records:
             style = "bold red" if category == "UNDECLARED" else None
             # A space between date and time, where a narrow terminal can wrap the cell.

@@ -265,7 +265,7 @@ class ChainChecker:
         if seq < expected_seq:
             reason = f"seq {seq} comes again or out of order (expected {expected_seq})"
         elif seq > expected_seq:
-            reason = f"the events before it are missing ({_seq_range(expected_seq, seq)}): deleted"
+            reason = f"the events before it are missing ({seq_range(expected_seq, seq)}): deleted"
         elif seq > self.up_to_seq:
             reason = f"it comes after the recorded chain head (seq {self.up_to_seq}): inserted"
         elif canonical.count(FIELD_SEPARATOR) != end - 2:
@@ -288,66 +288,6 @@ def _decoded(rows: Sequence[VerifiedRow]) -> list[VerifiedRow]:
     ]
 
 
-def _seq_range(first: int, end: int) -> str:
+def seq_range(first: int, end: int) -> str:
     """``seq 4`` or ``seq 4–7`` for the events from ``first`` to ``end - 1``."""
     return f"seq {first}" if end == first + 1 else f"seq {first}–{end - 1}"
-
-
-def join_stretches(
-    stretches: Sequence[ChainChecker],
-    *,
-    anchor_seq: int,
-    anchor_hash: str,
-    head_seq: int,
-    head_hash: str,
-    first_after_head: tuple[int, str] | None,
-) -> ChainReport:
-    """The report on a whole chain checked in consecutive stretches (in ``seq`` order).
-
-    Checks what no single stretch can: that each stretch links to the one before,
-    that nothing is missing between or after them up to the recorded head, and
-    that no event lies beyond the head (``first_after_head``: its seq and event id,
-    read in the same snapshot as the head).
-    """
-    next_seq, last_hash, checked = anchor_seq + 1, anchor_hash, 0
-    for stretch in stretches:
-        first = stretch.first
-        if first is None:
-            continue  # no rows: whatever is missing shows at the next rows or at the end
-        problem: ChainProblem | None = None
-        if first.seq != next_seq:
-            missing = _seq_range(next_seq, first.seq)
-            reason = f"the events before it are missing ({missing}): deleted"
-            problem = ChainProblem(first.seq, first.event_id, reason)
-        elif stretch.problem is not None and stretch.problem.seq == first.seq:
-            problem = stretch.problem
-        elif first.prev_hash != last_hash:
-            reason = "its prev_hash is not the hash of the event before it: broken link"
-            problem = ChainProblem(first.seq, first.event_id, reason)
-        if problem is not None:
-            return ChainReport(checked, next_seq - 1, last_hash, problem)
-        if stretch.last_hash is None:
-            # A checker that took a first row holds that row's prev_hash at least.
-            raise RuntimeError(f"the stretch from seq {first.seq} holds no last hash")
-        checked += stretch.checked
-        next_seq = stretch.next_seq
-        last_hash = stretch.last_hash
-        if stretch.problem is not None:
-            return ChainReport(checked, next_seq - 1, last_hash, stretch.problem)
-    last_seq = next_seq - 1
-    problem = None
-    if last_seq < head_seq:
-        reason = (
-            f"the log ends at seq {last_seq}, but {head_seq} events were written: "
-            "the last ones were deleted"
-        )
-        problem = ChainProblem(last_seq + 1, None, reason)
-    elif last_hash != head_hash:
-        problem = ChainProblem(
-            last_seq, None, "the last event's hash is not the recorded chain head"
-        )
-    elif first_after_head is not None:
-        seq, event_id = first_after_head
-        reason = f"it comes after the recorded chain head (seq {head_seq}): inserted"
-        problem = ChainProblem(seq, event_id, reason)
-    return ChainReport(checked, last_seq, last_hash, problem)

@@ -3,7 +3,7 @@
 The chain is cut into consecutive stretches checked in parallel processes, each
 reading its events in ``seq`` order straight from the driver (``sqlite3`` with
 the stored UTF-8 bytes, or an asyncpg server-side cursor), then joined (see
-``chain.join_stretches``).
+``join_stretches``).
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from urllib.parse import quote
 from sqlalchemy import Connection, select
 from sqlalchemy.exc import SQLAlchemyError
 
-from .chain import ChainChecker, ChainReport, join_stretches
+from .chain import ChainChecker, ChainProblem, ChainReport, seq_range
 from .database import create_log_engine, open_log, sqlite_file, unreadable
 from .errors import LogUnavailable
 from .queries import ChainState, first_after, read_chain_state, stored_hash, verified_rows_sql
@@ -228,3 +228,63 @@ async def check_checkpoints(
     """
     async with open_log(url) as connection:
         return await connection.run_sync(_mismatches, checkpoints)
+
+
+def join_stretches(
+    stretches: Sequence[ChainChecker],
+    *,
+    anchor_seq: int,
+    anchor_hash: str,
+    head_seq: int,
+    head_hash: str,
+    first_after_head: tuple[int, str] | None,
+) -> ChainReport:
+    """The report on a whole chain checked in consecutive stretches (in ``seq`` order).
+
+    Checks what no single stretch can: that each stretch links to the one before,
+    that nothing is missing between or after them up to the recorded head, and
+    that no event lies beyond the head (``first_after_head``: its seq and event id,
+    read in the same snapshot as the head).
+    """
+    next_seq, last_hash, checked = anchor_seq + 1, anchor_hash, 0
+    for stretch in stretches:
+        first = stretch.first
+        if first is None:
+            continue  # no rows: whatever is missing shows at the next rows or at the end
+        problem: ChainProblem | None = None
+        if first.seq != next_seq:
+            missing = seq_range(next_seq, first.seq)
+            reason = f"the events before it are missing ({missing}): deleted"
+            problem = ChainProblem(first.seq, first.event_id, reason)
+        elif stretch.problem is not None and stretch.problem.seq == first.seq:
+            problem = stretch.problem
+        elif first.prev_hash != last_hash:
+            reason = "its prev_hash is not the hash of the event before it: broken link"
+            problem = ChainProblem(first.seq, first.event_id, reason)
+        if problem is not None:
+            return ChainReport(checked, next_seq - 1, last_hash, problem)
+        if stretch.last_hash is None:
+            # A checker that took a first row holds that row's prev_hash at least.
+            raise RuntimeError(f"the stretch from seq {first.seq} holds no last hash")
+        checked += stretch.checked
+        next_seq = stretch.next_seq
+        last_hash = stretch.last_hash
+        if stretch.problem is not None:
+            return ChainReport(checked, next_seq - 1, last_hash, stretch.problem)
+    last_seq = next_seq - 1
+    problem = None
+    if last_seq < head_seq:
+        reason = (
+            f"the log ends at seq {last_seq}, but {head_seq} events were written: "
+            "the last ones were deleted"
+        )
+        problem = ChainProblem(last_seq + 1, None, reason)
+    elif last_hash != head_hash:
+        problem = ChainProblem(
+            last_seq, None, "the last event's hash is not the recorded chain head"
+        )
+    elif first_after_head is not None:
+        seq, event_id = first_after_head
+        reason = f"it comes after the recorded chain head (seq {head_seq}): inserted"
+        problem = ChainProblem(seq, event_id, reason)
+    return ChainReport(checked, last_seq, last_hash, problem)
