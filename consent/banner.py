@@ -120,6 +120,14 @@ class LocalizedMarkup:
         # Sell or Share"; then, and where there is nothing to ask ("none"), the "Your
         # Privacy Choices" control, which says so when a GPC signal was honoured.
         self.optout_notice = self._page_markup(decided=False, optout=True, us=True)
+        # cache_mode "shared": the control's "Opt-out request honored" is in the page,
+        # shown by the stylesheet when consent-state.js finds the signal.
+        self.optout_notice_shared = self._page_markup(
+            decided=False, optout=True, us=True, shared=True
+        )
+        self.privacy_choices_shared = self._page_markup(
+            decided=True, withdrawable=True, us=True, shared=True
+        )
         self.privacy_choices = {
             (withdrawable, gpc): self._page_markup(
                 decided=True, withdrawable=withdrawable, gpc=gpc, us=True
@@ -236,25 +244,40 @@ class BannerMarkup:
             loader=FileSystemLoader(TEMPLATES),
             autoescape=select_autoescape(default=True, default_for_string=True),
         )
-        bundled = bundled_locales()
-        self.locales: dict[str, LocalizedMarkup] = {}
-        for locale in settings.available_locales:
-            texts = {**bundled.get(locale, {}).get("texts", {}), **settings.texts.get(locale, {})}
-            self.locales[locale] = LocalizedMarkup(
-                locale, texts, settings, environment, assets, stylesheet
-            )
-        self.default = self.locales[settings.locale or settings.default_locale]
-        # Language tags, in lower case, to the markup they choose: every locale by its code,
+        self._environment = environment
+        self._settings = settings
+        self._assets = assets
+        self._stylesheet = stylesheet
+        # Each language is made when a visitor first asks for it: a site with 36 starts
+        # as fast as one with one.
+        self._made: dict[str, LocalizedMarkup] = {}
+        self.available = frozenset(settings.available_locales)
+        self.default = self.localized(settings.locale or settings.default_locale)
+        # Language tags, in lower case, to the locale they choose: every locale by its code,
         # and the other codes browsers send for one (a site's own locale of that code wins).
         self._by_tag = {
-            alias: self.locales[locale]
-            for alias, locale in LOCALE_ALIASES.items()
-            if locale in self.locales
+            alias: locale for alias, locale in LOCALE_ALIASES.items() if locale in self.available
         }
-        self._by_tag.update((code.lower(), markup) for code, markup in self.locales.items())
+        self._by_tag.update((code.lower(), code) for code in self.available)
         self._longest_tag = max(map(len, self._by_tag))
         self._forced = settings.locale is not None
         self._negotiated: BoundedCache[str, LocalizedMarkup] = BoundedCache(BUDGETS["languages"])
+
+    def localized(self, locale: str) -> LocalizedMarkup:
+        """The markup of one available locale (``KeyError`` for another)."""
+        made = self._made.get(locale)
+        if made is None:
+            if locale not in self.available:
+                raise KeyError(locale)
+            texts = {
+                **bundled_locales().get(locale, {}).get("texts", {}),
+                **self._settings.texts.get(locale, {}),
+            }
+            made = LocalizedMarkup(
+                locale, texts, self._settings, self._environment, self._assets, self._stylesheet
+            )
+            self._made[locale] = made
+        return made
 
     def for_request(self, accept_language: str) -> LocalizedMarkup:
         """The visitor's language, from ``Accept-Language`` unless one is forced."""
@@ -293,8 +316,8 @@ class BannerMarkup:
         """
         tag = tag[: self._longest_tag + 1]
         while tag:
-            found = self._by_tag.get(tag)
-            if found is not None:
-                return found
+            locale = self._by_tag.get(tag)
+            if locale is not None:
+                return self.localized(locale)
             tag = tag.rpartition("-")[0]
         return None

@@ -162,9 +162,10 @@ class ConsentEndpoints:
         except BadDecision as error:
             return PlainTextResponse(error.reason, status_code=error.status)
         # The notice the visitor saw: the language of the page the form was on.
-        markup = self._markup.locales.get(decision.locale) or self._markup.for_request(
-            headers.get("accept-language", "")
-        )
+        if decision.locale in self._markup.available:
+            markup = self._markup.localized(decision.locale)
+        else:
+            markup = self._markup.for_request(headers.get("accept-language", ""))
         outcome = await self._decisions.decide(scope, visitor, decision, markup)
         response: Response
         if decision.wants_json:

@@ -53,17 +53,22 @@ class PageSnippets:
         self.fragment_head_path = f"{prefix}/fragment/head"
         self.fragment_body_path = f"{prefix}/fragment/body"
         # What consent-state.js needs to read the consent cookie as the server does.
-        state = {
-            "cookie": settings.cookie_name,
-            "revision": settings.policy_revision,
-            "categories": list(settings.category_keys),
-            "gpc": sorted(settings.gpc_opt_out_keys),
-        }
-        data = html.escape(json.dumps(state, separators=(",", ":")))
+        # ``optout``: where no consent comes first, a GPC signal is an opt-out with no
+        # notice, as the server answers it.
         src = html.escape(state_script_url)
-        self._state_tag = snippet_of(
-            f'<script src="{src}"{HOLES[NONCE]} data-consent-state="{data}"></script>'
-        )
+        self._state_tags = {}
+        for optout in (False, True):
+            state = {
+                "cookie": settings.cookie_name,
+                "revision": settings.policy_revision,
+                "categories": list(settings.category_keys),
+                "gpc": sorted(settings.gpc_opt_out_keys),
+                "optout": optout,
+            }
+            data = html.escape(json.dumps(state, separators=(",", ":")))
+            self._state_tags[optout] = snippet_of(
+                f'<script src="{src}"{HOLES[NONCE]} data-consent-state="{data}"></script>'
+            )
 
     def for_visitor(
         self, state: ConsentState, accept_language: bytes, path: bytes, query: bytes, nonce: str
@@ -157,11 +162,11 @@ class PageSnippets:
         if regime == "opt-in":
             page_markup = markup.banner_shared
         elif regime == "opt-out":
-            page_markup = markup.optout_notice
+            page_markup = markup.optout_notice_shared
         else:
-            page_markup = markup.privacy_choices[True, False]
+            page_markup = markup.privacy_choices_shared
         front, end = page_markup.render(target, nonce, granted)
-        head = self._state_tag.render("", nonce)
+        head = self._state_tags[regime == "opt-out"].render("", nonce)
         if self._consent_mode.enabled:
             head += self._consent_mode.render(False, granted, nonce)
         return Snippets(head, front, end)

@@ -20,9 +20,16 @@
   }
   /* 1.<consent id>.<revision>.<how>.<granted>.<time>.<signature>; how: a, r or s. */
   var parts = value ? value.split(".") : [];
-  if (parts.length !== 7 || parts[0] !== "1" || parts[2] !== String(config.revision)) return;
+  var keys;
+  if (parts.length === 7 && parts[0] === "1" && parts[2] === String(config.revision)) {
+    keys = parts[4] ? parts[4].split("~") : [];
+  } else if (config.optout && gpc) {
+    /* Where no consent comes first, the signal is the visitor's opt-out: no notice. */
+    keys = config.categories;
+  } else {
+    return;
+  }
   var granted = ["necessary"];
-  var keys = parts[4] ? parts[4].split("~") : [];
   for (var j = 0; j < keys.length; j++) {
     var key = keys[j];
     if (config.categories.indexOf(key) < 0) continue;

@@ -425,6 +425,7 @@ def test_shared_page_head_starts_with_the_consent_state_script(nonce: str) -> No
         "revision": 3,
         "categories": ["preferences", "analytics", "marketing"],
         "gpc": ["marketing"],
+        "optout": False,
     }
     script = client.get(found.group(1))
     assert script.status_code == 200

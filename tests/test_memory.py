@@ -15,6 +15,7 @@ from starlette.types import Message, Receive, Scope, Send
 
 from consent import ConsentMiddleware, get_consent
 from consent.cache import MEMORY_BOUND, MIB, BoundedCache, Budget
+from consent.category import bundled_locales
 from tests.asgi import body_of, call, consent_cookie, http_scope
 from tests.conftest import make_settings
 
@@ -52,8 +53,13 @@ def one_long_cookie(i: int) -> bytes:
     return f"c{i}=".encode() + b"v" * HEADER_BYTES
 
 
+LANGUAGES = sorted(bundled_locales())
+
+
 def long_language(i: int) -> bytes:
-    return f"x-{i},".encode() + b"en;q=0.5," * (HEADER_BYTES // 9)
+    """A long header, each naming a bundled language: every language's markup gets made."""
+    language = LANGUAGES[i % len(LANGUAGES)]
+    return f"x-{i},{language};q=0.9,".encode() + b"en;q=0.5," * (HEADER_BYTES // 9)
 
 
 def resident_bytes() -> int:

@@ -327,3 +327,10 @@ def test_a_cached_page_for_everyone_keeps_what_gpc_covers_off() -> None:
     assert pages[0] == pages[1]
     assert 'data-consent-granted="analytics"' in pages[0]
     assert "data-consent-notice" in pages[0]
+    # The browser's signal decides what the one page shows: the state script knows the
+    # place is opt-out, and the "honored" line waits, hidden, for the stylesheet.
+    assert "&quot;optout&quot;:true" in pages[0]
+    assert '<p class="consent-settings__gpc" data-consent-gpc hidden>' in pages[0]
+    opt_in = shared.get("/page", headers={"cf-ipcountry": "FR"}).text
+    assert "&quot;optout&quot;:false" in opt_in
+    assert "consent-settings__gpc" not in opt_in

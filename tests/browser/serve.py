@@ -22,6 +22,7 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from consent import Category, ConsentMiddleware, ConsentSettings
+from consent.settings import CacheMode
 
 STRICT_PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Strict page</title></head>
@@ -78,10 +79,13 @@ def analytics_settings(banner_position: Literal["bottom", "top"] = "bottom") -> 
 
 REGIME_PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Regimes</title></head>
-<body><main><h1>The law where you are</h1><p>An article.</p></main></body></html>"""
+<body><main><h1>The law where you are</h1><p>An article.</p></main>
+<script type="text/plain" data-consent-category="analytics">window.analyticsRan = true;</script>
+<script type="text/plain" data-consent-category="marketing">window.marketingRan = true;</script>
+</body></html>"""
 
 
-def regimes_app() -> ASGIApp:
+def regimes_app(cache_mode: CacheMode = "vary") -> ASGIApp:
     """A page under each regime, by the test's own geo headers (as a CDN sets them)."""
 
     async def page(request: Request) -> Response:
@@ -92,6 +96,7 @@ def regimes_app() -> ASGIApp:
             "geo_header": "x-test-country",
             "geo_region_header": "x-test-region",
             "regimes": {"US-CA": "opt-out", "JP": "none", "*": "opt-in"},
+            "cache_mode": cache_mode,
             "categories": (
                 *analytics_settings().categories,
                 Category(key="marketing", title="Advertising", cookies=["_fbp"], gpc_opt_out=True),
@@ -115,6 +120,8 @@ def main() -> None:
         app = pages_app()
     elif kind == "regimes":
         app = regimes_app()
+    elif kind == "regimes-shared":
+        app = regimes_app(cache_mode="shared")
     elif kind == "tracker":
         # The example is loaded as a package of this name by load_demo_site().
         app = importlib.import_module("consent_article_site.thirdparty").create_tracker_app()

@@ -29,10 +29,28 @@ def site() -> Iterator[str]:
     process.wait(timeout=10)
 
 
+@pytest.fixture(scope="module")
+def shared_site() -> Iterator[str]:
+    """The same site with ``cache_mode="shared"``: one page per place, for everyone."""
+    process: subprocess.Popen[bytes]
+    process, origin = start("regimes-shared", "127.0.0.1")
+    yield origin
+    process.terminate()
+    process.wait(timeout=10)
+
+
 @contextmanager
-def visitor(browser: Browser, headers: dict[str, str], javascript: bool = True) -> Iterator[Page]:
-    """A fresh browser in a place (the CDN's headers on every request)."""
+def visitor(
+    browser: Browser, headers: dict[str, str], javascript: bool = True, gpc: bool = False
+) -> Iterator[Page]:
+    """A fresh browser in a place (the CDN's headers on every request), maybe sending GPC."""
+    if gpc:
+        headers = {**headers, "sec-gpc": "1"}
     context = browser.new_context(extra_http_headers=headers, java_script_enabled=javascript)
+    if gpc:  # what a browser with the signal on exposes to scripts
+        context.add_init_script(
+            "Object.defineProperty(Navigator.prototype, 'globalPrivacyControl', {get: () => true});"
+        )
     try:
         yield context.new_page()
     finally:
@@ -88,3 +106,25 @@ def test_opt_in_shows_the_banner(site: str, browser: Browser) -> None:
         expect(page.locator("[data-consent-banner]")).to_be_visible()
         expect(page.locator(NOTICE)).to_have_count(0)
         assert serious(Axe().run(page, context="[data-consent-root]")) == []
+
+
+@pytest.mark.parametrize("gpc", [True, False])
+def test_shared_page_honours_gpc_without_a_notice(
+    shared_site: str, browser: Browser, gpc: bool
+) -> None:
+    """One cached page for everyone in an opt-out place: a GPC browser sees no notice,
+    is told its opt-out was honoured, and what GPC covers stays off."""
+    with visitor(browser, CALIFORNIA, gpc=gpc) as page:
+        page.goto(shared_site + "/")
+        page.wait_for_function("window.analyticsRan === true")
+        # The one page cannot know the signal when it is made: GPC's categories stay
+        # off on it for everyone until a choice grants them.
+        assert page.evaluate("window.marketingRan === true") is False
+        if gpc:
+            expect(page.locator(NOTICE)).to_have_count(0)
+            expect(page.locator(CONTROL).get_by_role("link", name=CHOICES)).to_be_visible()
+            expect(page.get_by_text("Opt-out request honored")).to_be_visible()
+            assert serious(Axe().run(page, context="[data-consent-root]")) == []
+        else:
+            expect(page.locator(NOTICE)).to_be_visible()
+            expect(page.get_by_text("Opt-out request honored")).to_be_hidden()

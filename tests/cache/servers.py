@@ -7,9 +7,11 @@ and what ``consent vcl`` makes for the origin's settings.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -103,8 +105,9 @@ class Varnish:
         if os.geteuid() == 0:
             # As root, varnishd would drop to its own users, who cannot read a test's files.
             command += ["-j", "none"]
+        # In a session of its own: stop() ends the manager and its cache child together.
         self.process = subprocess.Popen(
-            command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+            command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
         )
         wait_for(self.url + "/_consent/static/none", self.process, "varnishd")
 
@@ -133,8 +136,16 @@ class Varnish:
         )
 
     def stop(self) -> None:
+        """Stop the manager, then anything of its group still running (the cache child)."""
+        group = self.process.pid
         self.process.terminate()
-        self.process.wait(timeout=20)
+        try:
+            self.process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(timeout=5)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(group, signal.SIGKILL)
 
 
 def consent_vcl(
