@@ -9,10 +9,15 @@ from typing import Any
 import pytest
 from hypothesis import settings as hypothesis_settings
 
-from consent import ConsentSettings
+from consent import Category, ConsentSettings
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 SECRET = "test-secret-key-that-is-long-enough-0123456789"
+
+ANALYTICS = Category(
+    key="analytics", title="Analytics", cookies=["_ga"], google_consent_types=["analytics_storage"]
+)
+"""The analytics category most tests declare: ``_ga``, with its Consent Mode type."""
 
 pytest_plugins = ["pytester"]
 

@@ -24,7 +24,7 @@ from consent.banner import BannerMarkup
 from consent.log import MemoryConsentLog
 from consent.settings import bundled_locales
 from tests.asgi import body_of, call, consent_cookie, http_scope
-from tests.conftest import make_settings
+from tests.conftest import ANALYTICS, make_settings
 
 ROOT = Path(__file__).parent.parent
 PAGE = (
@@ -35,12 +35,7 @@ PAGE = (
     "</body></html>"
 )
 GOOGLE = [
-    Category(
-        key="analytics",
-        title="Analytics",
-        cookies=["_ga"],
-        google_consent_types=["analytics_storage"],
-    ),
+    ANALYTICS,
     Category(
         key="marketing",
         title="Ads",

@@ -468,14 +468,18 @@ def test_stats_of_a_category_never_offered_under_a_regime(tmp_path: Path) -> Non
     assert table.stdout.splitlines()[-1] == "all,opt-out,1,0,1,0,0,0,,0.0"
 
 
-def test_stats_html_report_is_self_contained(
-    written_log: tuple[str, list[ConsentEvent]], tmp_path: Path
-) -> None:
-    url, _ = written_log
+def html_report(url: str, tmp_path: Path) -> str:
+    """What ``consent stats --html`` writes for the log at ``url``."""
     report = tmp_path / "report.html"
     result = runner.invoke(cli_app, ["stats", "--db", url, "--html", str(report)])
     assert result.exit_code == 0, result.output
-    page = report.read_text()
+    return report.read_text()
+
+
+def test_stats_html_report_is_self_contained(
+    written_log: tuple[str, list[ConsentEvent]], tmp_path: Path
+) -> None:
+    page = html_report(written_log[0], tmp_path)
     assert page.count("<svg") == 2
     assert "<rect" in page
     assert "<polyline" in page
@@ -486,11 +490,11 @@ def test_stats_html_report_is_self_contained(
 def test_stats_html_report_has_a_row_per_regime(
     written_log: tuple[str, list[ConsentEvent]], tmp_path: Path
 ) -> None:
-    url, _ = written_log
-    report = tmp_path / "report.html"
-    result = runner.invoke(cli_app, ["stats", "--db", url, "--html", str(report)])
-    assert result.exit_code == 0, result.output
-    table = report.read_text().split("<table data-regimes>", 1)[1].split("</table>", 1)[0]
+    table = (
+        html_report(written_log[0], tmp_path)
+        .split("<table data-regimes>", 1)[1]
+        .split("</table>", 1)[0]
+    )
     rows = [re.findall(r"<t[dh]>(.*?)</t[dh]>", row) for row in re.findall(r"<tr>.*?</tr>", table)]
     assert rows[0][:3] == ["regime", "decisions", "accept_all"]
     assert rows[1:] == [

@@ -18,15 +18,10 @@ from starlette.testclient import TestClient
 
 from consent import REGIMES_RECOMMENDED, Category, ConsentMiddleware, get_consent
 from consent.log import MemoryConsentLog
-from tests.conftest import make_settings
+from tests.conftest import ANALYTICS, make_settings
 
 CATEGORIES = [
-    Category(
-        key="analytics",
-        title="Analytics",
-        cookies=["_ga"],
-        google_consent_types=["analytics_storage"],
-    ),
+    ANALYTICS,
     Category(key="marketing", title="Ads", cookies=["_fbp"], gpc_opt_out=True),
 ]
 REGIMES: dict[str, Any] = {

@@ -23,6 +23,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from consent import Category, ConsentMiddleware, ConsentSettings
 from consent.settings import CacheMode
+from tests.conftest import ANALYTICS
 
 STRICT_PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Strict page</title></head>
@@ -66,14 +67,7 @@ def analytics_settings(banner_position: Literal["bottom", "top"] = "bottom") -> 
         secret_key="browser-test-secret-key-0123456789abcdef",
         log_url=None,
         banner_position=banner_position,
-        categories=[
-            Category(
-                key="analytics",
-                title="Analytics",
-                cookies=["_ga"],
-                google_consent_types=["analytics_storage"],
-            ),
-        ],
+        categories=[ANALYTICS],
     )
 
 

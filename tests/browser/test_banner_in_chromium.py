@@ -241,15 +241,20 @@ def serious(results: object) -> list[str]:
     return [f"{v['id']}: {v['help']}" for v in violations if v["impact"] in ("serious", "critical")]
 
 
-def test_banner_and_preferences_pass_axe(servers: Servers, page: Page) -> None:
+def assert_banner_and_preferences_pass_axe(page: Page, site: str) -> None:
+    """The open page's banner, its preferences dialog and the preferences page: axe clean."""
     axe = Axe()
-    page.goto(servers.site + ARTICLE)
     assert serious(axe.run(page, context="[data-consent-root]")) == []
     page.locator("[data-consent-banner] [data-consent-action=preferences]").click()
     expect(page.locator("dialog.consent-dialog")).to_be_visible()
     assert serious(axe.run(page, context="dialog.consent-dialog")) == []
-    page.goto(servers.site + "/_consent/preferences")
+    page.goto(site + "/_consent/preferences")
     assert serious(axe.run(page)) == []
+
+
+def test_banner_and_preferences_pass_axe(servers: Servers, page: Page) -> None:
+    page.goto(servers.site + ARTICLE)
+    assert_banner_and_preferences_pass_axe(page, servers.site)
 
 
 @pytest.mark.parametrize("locale", sorted(bundled_locales()))

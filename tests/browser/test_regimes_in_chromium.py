@@ -20,23 +20,23 @@ CONTROL = "[data-consent-settings]"
 CHOICES = "Your Privacy Choices"
 
 
-@pytest.fixture(scope="module")
-def site() -> Iterator[str]:
+def serve(kind: str) -> Iterator[str]:
     process: subprocess.Popen[bytes]
-    process, origin = start("regimes", "127.0.0.1")
+    process, origin = start(kind, "127.0.0.1")
     yield origin
     process.terminate()
     process.wait(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def site() -> Iterator[str]:
+    yield from serve("regimes")
 
 
 @pytest.fixture(scope="module")
 def shared_site() -> Iterator[str]:
     """The same site with ``cache_mode="shared"``: one page per place, for everyone."""
-    process: subprocess.Popen[bytes]
-    process, origin = start("regimes-shared", "127.0.0.1")
-    yield origin
-    process.terminate()
-    process.wait(timeout=10)
+    yield from serve("regimes-shared")
 
 
 @contextmanager
