@@ -328,7 +328,7 @@ def generate_log(url: str, count: int) -> float:
         await engine.dispose()
 
     asyncio.run(prepare())
-    assert SCHEMA_VERSION == 2  # the columns below are every column of that schema
+    assert SCHEMA_VERSION == 3  # the columns below are every column of that schema
     columns = [c.name for c in events.columns]
     first = datetime(2026, 1, 1, tzinfo=UTC)
     actions = ("accept_all", "reject_all", "custom", "accept_all", "reject_all")

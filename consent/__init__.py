@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from .middleware import ConsentMiddleware
 from .regions import REGIMES_RECOMMENDED
+from .service import Service
 from .settings import Category, ConsentSettings
 from .state import ConsentState, get_consent
 
@@ -13,6 +14,7 @@ __all__ = [
     "ConsentMiddleware",
     "ConsentSettings",
     "ConsentState",
+    "Service",
     "get_consent",
 ]
 __version__ = "0.1.0"

@@ -1,7 +1,7 @@
 """Banner, "Cookie settings" control and preferences page markup, in every language.
 
-Templates are rendered once per language, at start-up, into ``Snippet``s
-(``snippet.py``); a request only fills their holes.
+Templates are rendered once per language, when a visitor first asks for it, into
+``Snippet``s (``snippet.py``); a request only fills their holes.
 """
 
 from __future__ import annotations
@@ -18,8 +18,9 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from .cache import BUDGETS, BoundedCache
 from .category import LOCALE_ALIASES, text_direction
-from .globs import js_regex_source
-from .settings import Category, ConsentSettings, bundled_locales
+from .declaration import Declaration
+from .localized import localize, notice, script_config
+from .settings import ConsentSettings, bundled_locales
 from .snippet import GRANTED, HOLES, NEXT, NEXT_QUERY, NONCE, Snippet, snippet_of
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -52,16 +53,6 @@ class PageMarkup:
         return front.render(next_url, nonce, granted), end.render(next_url, nonce, granted)
 
 
-@dataclass(frozen=True, slots=True)
-class LocalizedCategory:
-    """A category as one language shows it."""
-
-    key: str
-    title: str
-    description: str
-    gpc_opt_out: bool
-
-
 class LocalizedMarkup:
     """Everything the middleware shows in one language."""
 
@@ -78,9 +69,11 @@ class LocalizedMarkup:
         self.dir = text_direction(locale)
         """``"rtl"`` or ``"ltr"``: the ``dir`` of everything shown in this language."""
         self.texts = dict(texts)
-        self.categories = [_localize(category, locale) for category in settings.categories]
-        self._stylesheet_url = assets["consent.css"]
+        self.categories = [localize(category, locale) for category in settings.categories]
+        self.stylesheet_url = assets["consent.css"]
         self._environment = environment
+        self._settings = settings
+        self._declaration: tuple[bytes, bytes] | None = None
         self._common: dict[str, Any] = {
             "texts": self.texts,
             "locale": locale,
@@ -90,13 +83,14 @@ class LocalizedMarkup:
             "banner_position": settings.banner_position,
             "action_url": settings.path_prefix,
             "preferences_url": f"{settings.path_prefix}/preferences",
+            "policy_url": f"{settings.path_prefix}/policy",
             "stylesheet_url": assets["consent.css"],
             "script_url": assets["consent.js"],
             "next": HOLES[NEXT],
             "next_query": HOLES[NEXT_QUERY],
             "nonce": HOLES[NONCE],
             "granted": HOLES[GRANTED],
-            "config": json.dumps(self._script_config(settings), separators=(",", ":")),
+            "config": json.dumps(script_config(self, settings), separators=(",", ":")),
         }
         nonce = HOLES[NONCE]
         href = html.escape(assets["consent.css"])
@@ -135,7 +129,7 @@ class LocalizedMarkup:
             for withdrawable in (False, True)
             for gpc in (False, True)
         }
-        self.notice = self._notice(settings)
+        self.notice = notice(self, settings)
         self.notice_hash = hashlib.sha256(
             json.dumps(self.notice, sort_keys=True, ensure_ascii=False).encode("utf-8")
         ).hexdigest()
@@ -172,6 +166,13 @@ class LocalizedMarkup:
             end_with_nonce=snippet_of(""),
         )
 
+    def declaration(self) -> tuple[bytes, bytes]:
+        """The cookie declaration in this language: the page, and its JSON."""
+        if self._declaration is None:
+            declared = Declaration(self._settings, self.locale, self.texts)
+            self._declaration = (declared.page(self._environment, self._common), declared.as_json())
+        return self._declaration
+
     def preferences_page(
         self, *, next_url: str, granted: frozenset[str], gpc: bool, regime: str = "opt-in"
     ) -> bytes:
@@ -180,58 +181,6 @@ class LocalizedMarkup:
             "preferences.html", gpc=gpc, granted=granted, next=next_url, us=regime != "opt-in"
         )
         return page.encode("utf-8")
-
-    def _script_config(self, settings: ConsentSettings) -> dict[str, Any]:
-        """What consent.js needs: endpoints, cookie patterns, Consent Mode, a few texts.
-
-        Cookie patterns go as JavaScript regular expression sources, one list per
-        category, so that the page reads a glob exactly as the server does.
-        """
-        return {
-            "endpoint": settings.path_prefix,
-            "preferences": f"{settings.path_prefix}/preferences",
-            "stylesheet": self._stylesheet_url,
-            "locale": self.locale,
-            "dir": self.dir,
-            "cookies": {
-                c.key: [js_regex_source(pattern) for pattern in c.cookies]
-                for c in settings.categories
-            },
-            "google": {c.key: list(c.google_consent_types) for c in settings.categories},
-            "titles": {c.key: c.title for c in self.categories},
-            "texts": {
-                key: self.texts[key]
-                for key in ("blocked_content", "allow_category", "close", "dialog_label", "saved")
-            },
-        }
-
-    def _notice(self, settings: ConsentSettings) -> dict[str, Any]:
-        """What the visitor is told, as a record for the consent log."""
-        return {
-            "locale": self.locale,
-            "texts": dict(self.texts),
-            "categories": [
-                {
-                    "key": category.key,
-                    "title": category.title,
-                    "description": category.description,
-                    "cookies": list(source.cookies),
-                    "gpc_opt_out": category.gpc_opt_out,
-                }
-                for category, source in zip(self.categories, settings.categories, strict=True)
-            ],
-            "necessary_cookies": [settings.cookie_name, *settings.necessary_cookies],
-            "policy_revision": settings.policy_revision,
-        }
-
-
-def _localize(category: Category, locale: str) -> LocalizedCategory:
-    return LocalizedCategory(
-        key=category.key,
-        title=category.titles.get(locale, category.title),
-        description=category.descriptions.get(locale, category.description),
-        gpc_opt_out=category.gpc_opt_out,
-    )
 
 
 class BannerMarkup:

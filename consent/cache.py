@@ -21,6 +21,7 @@ pages         2,048     8 MiB      language, request target, consent state
 languages     512       256 KiB    ``Accept-Language`` header
 cookie_names  4,096     1 MiB      a cookie name (its category)
 places        1,024     256 KiB    the geo headers' values (regime and region)
+imports       1,024     256 KiB    an earlier manager's cookie (logged once)
 ============  ========  =========  ===========================================
 
 The consent log's cookie inventory has bounds of its own (``SqlConsentLog``).
@@ -57,6 +58,7 @@ BUDGETS: dict[str, Budget] = {
     "languages": Budget(max_entries=512, max_bytes=256 * KIB, max_item_bytes=2 * KIB),
     "cookie_names": Budget(max_entries=4096, max_bytes=1 * MIB, max_item_bytes=1 * KIB),
     "places": Budget(max_entries=1024, max_bytes=256 * KIB, max_item_bytes=512),
+    "imports": Budget(max_entries=1024, max_bytes=256 * KIB, max_item_bytes=512),
 }
 MEMORY_BOUND = sum(budget.max_bytes for budget in BUDGETS.values())
 """The most all request-path caches of one middleware hold, in estimated bytes."""

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
-import re
 from functools import cache
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from .names import GOOGLE_CONSENT_TYPES, cookie_patterns
+from .service import Service
 
 LOCALES = Path(__file__).parent / "locales"
 
@@ -17,21 +19,6 @@ NECESSARY = "necessary"
 
 MAX_CONSENT_DAYS = 395
 """Upper bound of any stored choice: 13 months, under the browsers' 400-day cap."""
-
-GOOGLE_CONSENT_TYPES = (
-    "ad_storage",
-    "ad_user_data",
-    "ad_personalization",
-    "analytics_storage",
-    "functionality_storage",
-    "personalization_storage",
-)
-"""The Consent Mode v2 types a category may grant (``security_storage`` is always granted)."""
-
-# RFC 6265 token characters: what a cookie name may be made of.
-COOKIE_NAME = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
-# Cookie-name patterns: the same characters, plus the glob wildcards.
-_COOKIE_PATTERN = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z?\[\]]+$")
 
 CategoryKey = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_-]{0,31}$")]
 
@@ -57,6 +44,33 @@ class Category(BaseModel):
     """``title`` in other languages, by locale: ``{"de": "Statistik"}``."""
     descriptions: dict[str, str] = Field(default_factory=dict)
     """``description`` in other languages, by locale."""
+    services: tuple[Service, ...] = ()
+    """The third parties this category covers, each one a visitor can allow alone: a
+    ``Service``, or the name of one in the bundled catalogue (``"hotjar"``)."""
+
+    @field_validator("services", mode="before")
+    @classmethod
+    def _catalogue_names(cls, services: Any) -> Any:
+        if isinstance(services, str) or not isinstance(services, (list, tuple)):
+            return services  # pydantic says what is wrong with it
+        from . import catalogue  # loaded only by sites that name catalogue services
+
+        found = []
+        for service in services:
+            if isinstance(service, str):
+                try:
+                    service = catalogue.service(service)
+                except KeyError as error:
+                    raise ValueError(error.args[0] if error.args else str(error)) from None
+            found.append(service)
+        return tuple(found)
+
+    @property
+    def all_cookies(self) -> tuple[str, ...]:
+        """The category's cookie patterns: its own, then its services'."""
+        own = set(self.cookies)
+        extra = [p for service in self.services for p in service.cookies if p not in own]
+        return self.cookies + tuple(dict.fromkeys(extra))
 
     @field_validator("cookies")
     @classmethod
@@ -149,10 +163,3 @@ def default_categories() -> list[Category]:
         )
         for key, cookies in _DEFAULT_COOKIES.items()
     ]
-
-
-def cookie_patterns(patterns: tuple[str, ...]) -> tuple[str, ...]:
-    for pattern in patterns:
-        if not _COOKIE_PATTERN.match(pattern):
-            raise ValueError(f"{pattern!r} is not a cookie name or glob pattern")
-    return patterns

@@ -17,6 +17,7 @@ from typing import Annotated, Any, NoReturn
 import typer
 from typer.core import TyperGroup
 
+from .cli_cookies import print_inventory
 from .cli_demo import demo, load_demo_site
 from .cli_options import DEFAULT_LOG_URL, DbOption, parse_moment, parse_region
 from .cli_output import (
@@ -24,7 +25,6 @@ from .cli_output import (
     console,
     errors,
     export_events,
-    print_cookies,
     print_events,
     print_verification,
     progress_bar,
@@ -38,6 +38,7 @@ from .log import (
     Regime,
     check_checkpoints,
     count_events,
+    is_service_key,
     list_cookies,
     plan_purge,
     read_events,
@@ -104,6 +105,9 @@ def log_command(
             "and its subdivisions.",
         ),
     ] = None,
+    service: Annotated[
+        str | None, typer.Option(help="Only the decisions that allow this service (its key).")
+    ] = None,
     output: Annotated[
         OutputFormat,
         typer.Option(
@@ -124,6 +128,7 @@ def log_command(
         action=action,
         regime=regime,
         region=parse_region(region) if region is not None else None,
+        service=_service_key(service) if service is not None else None,
     )
     if output is OutputFormat.table and limit is None:
         limit = TABLE_LIMIT
@@ -149,6 +154,16 @@ def log_command(
 
     if not asyncio.run(work()):
         _fail(f"no event for consent id {consent_id!r}", code=1)
+
+
+def _service_key(value: str) -> str:
+    """A ``--service`` value: a service key (``youtube``), in any case."""
+    key = value.strip().lower()
+    if not is_service_key(key):
+        raise typer.BadParameter(
+            f"{value!r} is not a service key (youtube)", param_hint="--service"
+        )
+    return key
 
 
 @app.command()
@@ -246,8 +261,12 @@ def cookies(
         OutputFormat, typer.Option("--format", help="table, csv, or json (JSON Lines).")
     ] = OutputFormat.table,
 ) -> None:
-    """Every cookie name the middleware has seen: category or UNDECLARED, seen, blocked."""
-    print_cookies(asyncio.run(list_cookies(db)), output)
+    """Every cookie name the middleware has seen: category or UNDECLARED, seen, blocked.
+
+    Each UNDECLARED name is looked up in the bundled cookie catalogue (platform, the
+    category it suggests); the table ends with the settings to paste for them.
+    """
+    print_inventory(asyncio.run(list_cookies(db)), output)
 
 
 @app.command()

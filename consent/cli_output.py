@@ -27,11 +27,9 @@ from .log import (
     ChainReport,
     ChainState,
     CheckpointMismatch,
-    CookieRow,
     EventRow,
     csv_row,
     event_record,
-    iso_utc,
 )
 
 console = Console()
@@ -100,8 +98,8 @@ def progress_bar(
 def print_events(rows: Sequence[EventRow]) -> None:
     """The events as one table, or, where it would not fit, one short block each."""
     records = [event_record(row) for row in rows]
-    headers = ("seq", "time (UTC)", "consent id", "action", "granted", "mechanism", "locale")
-    table = table_of(*headers, "rev", "gpc", "regime", "region")
+    headers = ("seq", "time (UTC)", "consent id", "action", "granted", "services", "mechanism")
+    table = table_of(*headers, "locale", "rev", "gpc", "regime", "region")
     for event in records:
         table.add_row(
             str(event["seq"]),
@@ -109,6 +107,7 @@ def print_events(rows: Sequence[EventRow]) -> None:
             event["consent_id"],
             event["action"],
             _granted(event),
+            _services(event),
             event["mechanism"],
             event["locale"],
             str(event["revision"]),
@@ -128,6 +127,7 @@ def print_events(rows: Sequence[EventRow]) -> None:
         details = (
             ("consent id", event["consent_id"]),
             ("granted", _granted(event)),
+            ("services", _services(event)),
             ("notice", f"revision {event['revision']}, locale {event['locale']}"),
             ("regime", f"{event['regime']}, region {event['region'] or 'unknown'}"),
         )
@@ -149,6 +149,10 @@ def _time(event: dict[str, Any]) -> str:
 
 def _granted(event: dict[str, Any]) -> str:
     return ", ".join(c for c in event["granted"] if c != "necessary") or "—"
+
+
+def _services(event: dict[str, Any]) -> str:
+    return ", ".join(event["services"]) or "—"
 
 
 async def export_events(
@@ -208,36 +212,3 @@ def print_verification(
         soft_wrap=True,
     )
     return True
-
-
-# --- consent cookies -----------------------------------------------------------------------
-
-COOKIE_COLUMNS: Final = ("name", "category", "seen", "blocked", "first_seen", "last_seen")
-"""The fields of ``consent cookies --format csv`` and ``json``, in this order."""
-
-
-def print_cookies(rows: Sequence[CookieRow], output: OutputFormat) -> None:
-    """The cookie inventory as a table (undeclared names in red), CSV or JSON Lines."""
-    records = [
-        (r.name, r.category, r.seen, r.blocked, iso_utc(r.first_seen), iso_utc(r.last_seen))
-        for r in rows
-    ]
-    if output is OutputFormat.csv:
-        writer = csv.writer(sys.stdout, lineterminator="\n")
-        writer.writerow(COOKIE_COLUMNS)
-        writer.writerows(records)
-    elif output is OutputFormat.json:
-        for record in records:
-            sys.stdout.write(json.dumps(dict(zip(COOKIE_COLUMNS, record, strict=True))) + "\n")
-    else:
-        table = table_of(
-            "name", "category", "seen", "blocked", "first seen (UTC)", "last seen (UTC)"
-        )
-        for name, category, seen, blocked, first, last in records:
-            style = "bold red" if category == "UNDECLARED" else None
-            # A space between date and time, where a narrow terminal can wrap the cell.
-            first, last = (moment[:19].replace("T", " ") for moment in (first, last))
-            table.add_row(name, category, str(seen), str(blocked), first, last, style=style)
-        console.print(table)
-        if not records:
-            errors.print("no cookie seen yet")

@@ -21,7 +21,11 @@ class ConsentModeTag:
     """
 
     def __init__(self, settings: ConsentSettings, script_url: str, source: str) -> None:
+        # Categories and services alike: a service allowed alone grants its own types.
         self._types = {c.key: c.google_consent_types for c in settings.categories}
+        self._types.update(
+            (s.key, s.google_consent_types) for c in settings.categories for s in c.services
+        )
         self.enabled = any(self._types.values())
         self._script_url = script_url
         self._source = source

@@ -7,12 +7,20 @@ comes back and nothing optional passes.
 
 Format (before signing): ``1.<consent id>.<revision>.<how>.<granted>`` where
 ``how`` is ``a`` (accept all), ``r`` (reject all) or ``s`` (saved one by one)
-and ``granted`` lists the granted category keys joined by ``~``. itsdangerous
-appends ``.<timestamp>.<signature>``. Every character is URL-safe.
+and ``granted`` lists the granted category keys joined by ``~``. A visitor who
+allowed services one by one, outside the categories they granted, gets
+``2.<consent id>.<revision>.<how>.<granted>.<services>``: ``services`` is four
+characters that fingerprint the site's list of services, then one bit per
+service in that list, base64url. 30 services take 9 characters, so the cookie
+stays under 200 bytes; a site whose list of services changed reads the bits as
+nothing allowed one by one (the categories still count). itsdangerous appends
+``.<timestamp>.<signature>``. Every character is URL-safe.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import re
 import secrets
 import time
@@ -26,6 +34,7 @@ from .settings import ConsentSettings
 
 Method = Literal["a", "r", "s"]
 FORMAT_VERSION = "1"
+SERVICES_FORMAT_VERSION = "2"
 _SALT = "consent.cookie.v1"
 _CONSENT_ID = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
 _METHODS: dict[str, Method] = {"a": "a", "r": "r", "s": "s"}
@@ -40,6 +49,8 @@ class StoredChoice:
     method: Method
     granted: frozenset[str]
     """Granted category keys, ``necessary`` not included."""
+    services: frozenset[str]
+    """Services allowed one by one, outside the granted categories."""
     signed_at: int
     """Unix time the cookie was signed."""
     expires_at: int
@@ -69,16 +80,25 @@ class ConsentCookie:
         self._accept_seconds = settings.accept_days * 86400
         self._reject_seconds = settings.reject_days * 86400
         self._verified: BoundedCache[str, StoredChoice] = BoundedCache(BUDGETS["choices"])
+        self._services = ServiceBits(tuple(settings.service_categories))
 
     def lifetime(self, granted: frozenset[str]) -> int:
         """Seconds a choice is kept: the accept lifetime if it grants anything."""
         return self._accept_seconds if granted else self._reject_seconds
 
-    def sign(self, consent_id: str, method: Method, granted: frozenset[str]) -> str:
-        """The cookie value for a new choice."""
-        payload = ".".join(
-            (FORMAT_VERSION, consent_id, str(self._revision), method, "~".join(sorted(granted)))
-        )
+    def sign(
+        self,
+        consent_id: str,
+        method: Method,
+        granted: frozenset[str],
+        services: frozenset[str] = frozenset(),
+    ) -> str:
+        """The cookie value for a new choice (``services``: those allowed one by one)."""
+        fields = [consent_id, str(self._revision), method, "~".join(sorted(granted))]
+        if services:
+            payload = ".".join((SERVICES_FORMAT_VERSION, *fields, self._services.encode(services)))
+        else:
+            payload = ".".join((FORMAT_VERSION, *fields))
         return self._signer.sign(payload).decode("ascii")
 
     def read(self, value: str | None) -> StoredChoice | None:
@@ -114,16 +134,18 @@ class ConsentCookie:
             payload, signed_at = self._signer.unsign(
                 value, max_age=self._accept_seconds, return_timestamp=True
             )
-            version, consent_id, revision, method, granted = payload.decode("ascii").split(".")
+            version, consent_id, revision, method, granted, *rest = payload.decode("ascii").split(
+                "."
+            )
         except (BadSignature, SignatureExpired, UnicodeDecodeError, ValueError):
             return None
         how = _METHODS.get(method)
-        if (
-            how is None
-            or version != FORMAT_VERSION
-            or revision != str(self._revision)
-            or not _CONSENT_ID.match(consent_id)
-        ):
+        services = frozenset[str]()
+        if version == SERVICES_FORMAT_VERSION and len(rest) == 1:
+            services = self._services.decode(rest[0])
+        elif version != FORMAT_VERSION or rest:
+            return None
+        if how is None or revision != str(self._revision) or not _CONSENT_ID.match(consent_id):
             return None
         # A category the site no longer declares grants nothing.
         granted_set = frozenset(granted.split("~")) & self._known_categories
@@ -133,6 +155,39 @@ class ConsentCookie:
             revision=self._revision,
             method=how,
             granted=granted_set,
+            services=services,
             signed_at=signed,
-            expires_at=signed + self.lifetime(granted_set),
+            expires_at=signed + self.lifetime(granted_set | services),
+        )
+
+
+class ServiceBits:
+    """Services allowed one by one, as bits over the site's list of services."""
+
+    def __init__(self, keys: tuple[str, ...]) -> None:
+        self.keys = keys
+        digest = hashlib.sha256("\n".join(keys).encode("ascii")).digest()
+        self.fingerprint = base64.urlsafe_b64encode(digest[:3]).decode("ascii")
+        self._index = {key: index for index, key in enumerate(keys)}
+
+    def encode(self, services: frozenset[str]) -> str:
+        bits = bytearray((len(self.keys) + 7) // 8)
+        for key in services:
+            index = self._index[key]
+            bits[index // 8] |= 1 << (index % 8)
+        return self.fingerprint + base64.urlsafe_b64encode(bits).decode("ascii").rstrip("=")
+
+    def decode(self, text: str) -> frozenset[str]:
+        """The services in ``text``; none when it was written for another list of them."""
+        if not text.startswith(self.fingerprint) or len(text) > 4 + 2 * len(self.keys) + 4:
+            return frozenset()
+        encoded = text[4:]
+        try:
+            bits = base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4))
+        except ValueError:
+            return frozenset()
+        return frozenset(
+            key
+            for index, key in enumerate(self.keys)
+            if index // 8 < len(bits) and bits[index // 8] >> (index % 8) & 1
         )

@@ -27,7 +27,7 @@ from .cookie_headers import (
     usable_path,
 )
 from .globs import glob_regex, is_glob
-from .settings import NECESSARY, ConsentSettings
+from .settings import ConsentSettings
 
 logger = logging.getLogger("consent")
 
@@ -67,9 +67,9 @@ class CookiePolicy:
         self._block_undeclared = settings.undeclared_cookies == "block"
         self._exact: dict[str, str] = {}
         globs: list[tuple[re.Pattern[str], str]] = []
-        declared = [(NECESSARY, p) for p in (settings.cookie_name, *settings.necessary_cookies)]
-        declared += [(c.key, p) for c in settings.categories for p in c.cookies]
-        for key, pattern in declared:
+        # A service's cookies have the service as owner: allowed with it or its category.
+        self._category_of = settings.service_categories
+        for key, pattern in settings.cookie_owners():
             if is_glob(pattern):
                 globs.append((glob_regex(pattern), key))
             else:
@@ -84,8 +84,14 @@ class CookiePolicy:
         # Names the app has set as nameless cookies (``Set-Cookie: =_ga=1``).
         self._nameless: set[str] = set()
 
+    def category(self, name: str) -> str:
+        """The category key of a cookie name (a service's: its category's), or ``UNDECLARED``."""
+        key = self.classify(name)
+        return self._category_of.get(key, key)
+
     def classify(self, name: str) -> str:
-        """The category key of a cookie name, ``necessary``, or ``UNDECLARED``."""
+        """The owner of a cookie name: ``necessary``, a category or service key, or
+        ``UNDECLARED``."""
         key = self._exact.get(name) or self._classified.get(name)
         if key is not None:
             return key
@@ -99,7 +105,8 @@ class CookiePolicy:
         return key
 
     def allows(self, name: str, granted: frozenset[str]) -> bool:
-        """Whether a cookie of this name may be set or read under ``granted``."""
+        """Whether a cookie of this name may be set or read under ``granted`` (the keys of
+        the categories and services that may be used)."""
         key = self.classify(name)
         if key == UNDECLARED:
             self._report_undeclared(name)

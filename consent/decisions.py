@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 from starlette.types import Scope
 
 from .banner import BannerMarkup, LocalizedMarkup
+from .cache import BUDGETS, BoundedCache
 from .cookie import ConsentCookie, Method, new_consent_id
 from .cookie_headers import split_cookie_header
 from .cookies import CookiePolicy
@@ -50,12 +51,26 @@ class Decisions:
         self._log = log
         self.categories = frozenset(settings.category_keys)
         self._gpc_categories = settings.gpc_opt_out_keys
+        self._service_categories = settings.service_categories
+        self.services = frozenset(self._service_categories)
+        # Earlier managers' choices already logged (``import_cookies``), by digest.
+        self._imported: BoundedCache[bytes, bool] = BoundedCache(BUDGETS["imports"])
 
     async def decide(
         self, scope: Scope, visitor: Visitor, decision: Decision, markup: LocalizedMarkup
     ) -> Outcome:
         """Store a visitor's decision: log it, sign it, expire what it refuses."""
         method, stored = self._resolve(decision, visitor.state.gpc)
+        # Services allowed one by one: those outside the categories granted whole.
+        one_by_one = (
+            frozenset(
+                service
+                for service in decision.services
+                if self._service_categories[service] not in stored
+            )
+            if method == "s"
+            else frozenset()
+        )
         # The same browser keeps its identifier across revisions and expiry, so
         # that the log shows its whole history.
         consent_id = (
@@ -64,6 +79,7 @@ class Decisions:
             else self._consent_cookie.consent_id_of(visitor.cookie_value)
         ) or new_consent_id()
         granted = frozenset({NECESSARY}) | stored
+        services = self.services_of(stored) | one_by_one
         state = ConsentState(
             decided=True,
             granted=granted,
@@ -72,21 +88,24 @@ class Decisions:
             revision=self._settings.policy_revision,
             regime=visitor.state.regime,
             region=visitor.state.region,
+            services=services,
         )
         action: Action
-        if visitor.state.decided and visitor.state.granted - granted:
+        before = visitor.state
+        if before.decided and (before.granted - granted or before.services - services):
             action = "withdraw"
         elif decision.action == "save":
             action = "custom"
         else:
             action = "accept_all" if decision.action == "accept_all" else "reject_all"
         await self._record(scope, action, decision.mechanism, state, markup)
-        headers = [self._consent_cookie_header(consent_id, method, stored, scope)]
+        headers = [self._consent_cookie_header(consent_id, method, stored, scope, one_by_one)]
         # Whatever the new choice refuses goes now, HttpOnly cookies included.
+        usable = granted | services
         refused = [
             pair
             for pair in split_cookie_header(visitor.cookie_header)
-            if not self._policy.allows_pair(pair, granted)
+            if not self._policy.allows_pair(pair, usable)
         ]
         # Cookies set without ``Path`` live at the default path of the page that set
         # them: the page the visitor decided on is the one page known here.
@@ -108,7 +127,48 @@ class Decisions:
         stored = choice.granted - self._gpc_categories
         markup = self._markup.for_request(request_header(scope, b"accept-language"))
         await self._record(scope, "gpc", "gpc", visitor.state, markup)
-        return [self._consent_cookie_header(choice.consent_id, choice.method, stored, scope)]
+        return [
+            self._consent_cookie_header(
+                choice.consent_id, choice.method, stored, scope, choice.services
+            )
+        ]
+
+    async def import_choice(self, scope: Scope, visitor: Visitor) -> Headers:
+        """Make an earlier consent manager's choice ours: sign it, log it once, and
+        expire the old cookie. Returns the ``Set-Cookie`` headers for the page's answer.
+
+        A browser may send several requests with the old cookie before it stores the
+        new one; each gets the new cookie, and the log gets one event.
+        """
+        imported = visitor.imported
+        if imported is None:
+            raise ValueError("import_choice needs a visitor with an imported choice")
+        if not self._imported.get(imported.digest):
+            self._imported.put(imported.digest, True, 160)
+            markup = self._markup.for_request(request_header(scope, b"accept-language"))
+            await self._record(scope, imported.action, "import", visitor.state, markup)
+        headers = [
+            self._consent_cookie_header(
+                imported.consent_id,
+                imported.method,
+                imported.granted,
+                scope,
+                imported.services,
+                max_age=imported.max_age,
+            )
+        ]
+        # The old cookie goes (unless the answer expires it already, as undeclared).
+        refused = {pair.name for pair in visitor.refused_cookies}
+        old = [
+            pair
+            for pair in split_cookie_header(visitor.cookie_header)
+            if pair.name == imported.cookie_name and pair.name not in refused
+        ]
+        return headers + self._policy.expiry_headers(old, request_header(scope, b"host"), "/")
+
+    def services_of(self, categories: frozenset[str]) -> frozenset[str]:
+        """The services of these categories."""
+        return frozenset(s for s, c in self._service_categories.items() if c in categories)
 
     def state_json(self, state: ConsentState) -> dict[str, Any]:
         """The JSON form of a visitor's state, as the decision endpoint answers it."""
@@ -116,6 +176,7 @@ class Decisions:
             "decided": state.decided,
             "granted": sorted(state.granted),
             "denied": sorted(self.categories - state.granted),
+            "services": sorted(state.services),
             "consent_id": state.consent_id,
             "revision": state.revision,
             "gpc": state.gpc,
@@ -132,13 +193,20 @@ class Decisions:
         return "s", decision.categories - {NECESSARY}
 
     def _consent_cookie_header(
-        self, consent_id: str, method: Method, granted: frozenset[str], scope: Scope
+        self,
+        consent_id: str,
+        method: Method,
+        granted: frozenset[str],
+        scope: Scope,
+        services: frozenset[str] = frozenset(),
+        max_age: int | None = None,
     ) -> tuple[bytes, bytes]:
         settings = self._settings
-        value = self._consent_cookie.sign(consent_id, method, granted)
+        value = self._consent_cookie.sign(consent_id, method, granted, services)
+        lifetime = self._consent_cookie.lifetime(granted | services)
         parts = [
             f"{settings.cookie_name}={value}",
-            f"Max-Age={self._consent_cookie.lifetime(granted)}",
+            f"Max-Age={lifetime if max_age is None else min(max_age, lifetime)}",
             "Path=/",
             "SameSite=Lax",
         ]
@@ -182,6 +250,7 @@ class Decisions:
             ip=ip,
             regime=state.regime,
             region=state.region,
+            services=tuple(sorted(state.services)),
         )
         try:
             await self._log.record(event, markup.notice)

@@ -59,6 +59,7 @@ class ConsentEndpoints:
         self._prefix_slash = prefix + "/"
         self._starts = (prefix, GPC_PATH)
         self._preferences_path = f"{prefix}/preferences"
+        self._policy_paths = (f"{prefix}/policy", f"{prefix}/policy.json")
         self._static_path = f"{prefix}/static/"
         self._gpc_body: bytes | None = None
         if settings.gpc_opt_out_keys:
@@ -88,6 +89,8 @@ class ConsentEndpoints:
             response = _not_allowed("GET, HEAD")
         elif path == self._preferences_path:
             response = self._preferences(scope)
+        elif path in self._policy_paths:
+            response = self._declaration(scope, as_json=path == self._policy_paths[1])
         elif path in (self._snippets.fragment_head_path, self._snippets.fragment_body_path):
             response = self._fragment(scope, head=path == self._snippets.fragment_head_path)
         elif path.startswith(self._static_path):
@@ -107,6 +110,21 @@ class ConsentEndpoints:
             headers={"cache-control": "public, max-age=86400"},
         )
 
+    def _declaration(self, scope: Scope, *, as_json: bool) -> Response:
+        """The cookie declaration, in the visitor's language or the one ``?locale=`` names."""
+        headers = Headers(scope=scope)
+        markup = self._markup.for_request(headers.get("accept-language", ""))
+        for field, value in parse_qsl(scope.get("query_string", b"").decode("latin-1")):
+            if field == "locale" and value in self._markup.available:
+                markup = self._markup.localized(value)
+                break
+        page, data = markup.declaration()
+        # The same for every visitor of a language: a shared cache may keep it.
+        cache = {"cache-control": "public, max-age=3600", "vary": "Accept-Language"}
+        if as_json:
+            return Response(data, media_type="application/json", headers=cache)
+        return Response(page, media_type="text/html; charset=utf-8", headers=cache)
+
     def _preferences(self, scope: Scope) -> Response:
         visitor: Visitor = scope[VISITOR_KEY]
         headers = Headers(scope=scope)
@@ -119,7 +137,10 @@ class ConsentEndpoints:
         markup = self._markup.for_request(headers.get("accept-language", ""))
         state = visitor.state
         page = markup.preferences_page(
-            next_url=next_url, granted=state.granted, gpc=state.gpc, regime=state.regime
+            next_url=next_url,
+            granted=state.granted | state.services,
+            gpc=state.gpc,
+            regime=state.regime,
         )
         response = Response(page, media_type="text/html; charset=utf-8", headers=_NO_STORE)
         page_path = urlsplit(next_url).path
@@ -158,7 +179,9 @@ class ConsentEndpoints:
             return PlainTextResponse("Cross-site decision refused", status_code=403)
         try:
             body = await read_body(headers, receive)
-            decision = parse_decision(headers, body, self._decisions.categories, host)
+            decision = parse_decision(
+                headers, body, self._decisions.categories, host, self._decisions.services
+            )
         except BadDecision as error:
             return PlainTextResponse(error.reason, status_code=error.status)
         # The notice the visitor saw: the language of the page the form was on.

@@ -39,6 +39,8 @@ class Decision:
     mechanism: Mechanism
     wants_json: bool
     locale: str
+    services: frozenset[str] = frozenset()
+    """Services allowed one by one, with ``save``."""
 
 
 def is_cross_site(headers: Headers, host: str) -> bool:
@@ -110,7 +112,11 @@ async def read_body(headers: Headers, receive: Receive) -> bytes:
 
 
 def parse_decision(
-    headers: Headers, body: bytes, categories: frozenset[str], host: str
+    headers: Headers,
+    body: bytes,
+    categories: frozenset[str],
+    host: str,
+    services: frozenset[str] = frozenset(),
 ) -> Decision:
     """Read a decision from a form or JSON body; ``BadDecision`` when it is not one."""
     content_type = headers.get("content-type", "").partition(";")[0].strip().lower()
@@ -121,7 +127,10 @@ def parse_decision(
     elif content_type in ("application/x-www-form-urlencoded", ""):
         try:
             text = body.decode("utf-8")
-            fields = parse_qs(text, keep_blank_values=True, max_num_fields=64)
+            # Each key at most once, and the few other fields: anything more is not a form
+            # of ours.
+            most = 8 + len(categories) + len(services)
+            fields = parse_qs(text, keep_blank_values=True, max_num_fields=most)
         except (UnicodeDecodeError, ValueError) as error:
             raise BadDecision(400, "Unreadable form") from error
         wants_json = "application/json" in headers.get("accept", "")
@@ -135,6 +144,9 @@ def parse_decision(
     unknown = chosen - categories - {NECESSARY}
     if unknown:
         raise BadDecision(400, "Unknown category")
+    chosen_services = frozenset(fields.get("services", []))
+    if not chosen_services <= services:
+        raise BadDecision(400, "Unknown service")
     mechanisms = fields.get("mechanism", [])
     mechanism: Mechanism = "api" if wants_json and not mechanisms else "banner"
     if mechanisms:
@@ -150,6 +162,7 @@ def parse_decision(
         mechanism=mechanism,
         wants_json=wants_json,
         locale=(fields.get("locale") or [""])[0][:16],
+        services=chosen_services,
     )
 
 
@@ -168,8 +181,9 @@ def _json_fields(body: bytes) -> dict[str, list[str]]:
         if not isinstance(value, str):
             raise BadDecision(400, f"{key} must be a string")
         fields[key] = [value]
-    categories = data.get("categories", [])
-    if not isinstance(categories, list) or not all(isinstance(c, str) for c in categories):
-        raise BadDecision(400, "categories must be a list of strings")
-    fields["categories"] = categories
+    for key in ("categories", "services"):
+        keys = data.get(key, [])
+        if not isinstance(keys, list) or not all(isinstance(k, str) for k in keys):
+            raise BadDecision(400, f"{key} must be a list of strings")
+        fields[key] = keys
     return fields

@@ -215,7 +215,8 @@ def _activate_text(text: bytes, granted: frozenset[bytes]) -> bytes:
 
 
 def activate_tag(tag: re.Match[bytes], granted: frozenset[bytes]) -> bytes:
-    """A gated tag made live if its category is granted, else the tag unchanged.
+    """A gated tag made live if its service (``data-consent-service``), else its category,
+    is in ``granted``; else the tag unchanged.
 
     ``<script type="text/plain" data-consent-category="k">`` loses its ``type``
     (or takes ``data-type``, e.g. ``module``); ``<iframe>``/``<img>`` with
@@ -224,8 +225,11 @@ def activate_tag(tag: re.Match[bytes], granted: frozenset[bytes]) -> bytes:
     original = tag.group(0)
     attributes = _attributes(tag.group(2))
     values = {name: value for name, value, _ in attributes}
-    category = _unquote(values.get(b"data-consent-category"))
-    if not category or category not in granted:
+    # A tag may name the service it loads: then that service's choice decides.
+    key = _unquote(values.get(b"data-consent-service")) or _unquote(
+        values.get(b"data-consent-category")
+    )
+    if not key or key not in granted:
         return original
     name = tag.group(1).lower()
     offset = tag.start(2)

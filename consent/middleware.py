@@ -81,7 +81,9 @@ class ConsentMiddleware:
             await self._endpoints(scope, receive, send)
             return
         extra_headers: Sequence[tuple[bytes, bytes]] = ()
-        if visitor.gpc_opt_out_due:
+        if visitor.imported is not None:
+            extra_headers = await self._decisions.import_choice(scope, visitor)
+        elif visitor.gpc_opt_out_due:
             extra_headers = await self._decisions.honour_gpc(scope, visitor)
         if visitor.allowed_cookie_header is not None:
             scope = hide_refused_cookies(scope, visitor)

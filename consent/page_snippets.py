@@ -19,6 +19,7 @@ from urllib.parse import quote
 from .banner import BannerMarkup, PageMarkup
 from .cache import BUDGETS, BoundedCache
 from .consent_mode import ConsentModeTag
+from .cookie import ServiceBits
 from .inject import Snippets
 from .settings import CacheMode, ConsentSettings
 from .snippet import HOLES, NONCE, snippet_of
@@ -56,6 +57,7 @@ class PageSnippets:
         # ``optout``: where no consent comes first, a GPC signal is an opt-out with no
         # notice, as the server answers it.
         src = html.escape(state_script_url)
+        services = settings.service_categories
         self._state_tags = {}
         for optout in (False, True):
             state = {
@@ -64,6 +66,9 @@ class PageSnippets:
                 "categories": list(settings.category_keys),
                 "gpc": sorted(settings.gpc_opt_out_keys),
                 "optout": optout,
+                "services": list(services),
+                "categoryOf": services,
+                "fingerprint": ServiceBits(tuple(services)).fingerprint,
             }
             data = html.escape(json.dumps(state, separators=(",", ":")))
             self._state_tags[optout] = snippet_of(
@@ -88,6 +93,7 @@ class PageSnippets:
             state.gpc,
             state.granted,
             state.regime,
+            state.services,
         )
         if not nonce:
             find = self._pages.get  # called as a local: a slot's method is not looked up faster
@@ -111,10 +117,12 @@ class PageSnippets:
         else:
             page_markup = markup.banner_gpc if state.gpc else markup.banner
         target = _target(path, query)
-        front, end = page_markup.render(target, nonce, state.granted)
+        # The page's script reads categories and services alike: the keys in use.
+        usable = state.granted | state.services if state.services else state.granted
+        front, end = page_markup.render(target, nonce, usable)
         head = b""
         if self._consent_mode.enabled:
-            head = self._consent_mode.render(state.decided, state.granted, nonce)
+            head = self._consent_mode.render(state.decided, usable, nonce)
         snippets = Snippets(head, front, end)
         if not nonce:
             self._keep(key, snippets, len(accept_language) + len(path) + len(query))

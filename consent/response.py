@@ -170,7 +170,7 @@ class ResponseEditor:
         """
         policy = self._policy
         log = self._log
-        granted = visitor.state.granted
+        granted = visitor.usable
         path = request_path(scope)
         kept: Headers = []
         for name, value in headers:
@@ -181,7 +181,7 @@ class ResponseEditor:
                 policy.learn_scope(pair.name, value, path)
                 allowed = policy.allows_pair(pair, granted)
                 if log is not None:
-                    log.cookie_seen(pair.name, policy.classify(pair.name), not allowed)
+                    log.cookie_seen(pair.name, policy.category(pair.name), not allowed)
                 if not allowed:
                     continue
             kept.append((name, value))

@@ -12,7 +12,6 @@ from __future__ import annotations
 import os
 import re
 from datetime import date
-from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Literal
 
@@ -25,18 +24,16 @@ from pydantic_settings import (
 )
 
 from .category import (
-    COOKIE_NAME,
-    GOOGLE_CONSENT_TYPES,
     LOCALES,
     MAX_CONSENT_DAYS,
     NECESSARY,
     Category,
     bundled_locales,
-    cookie_patterns,
     default_categories,
 )
-from .globs import is_glob
+from .names import COOKIE_NAME, GOOGLE_CONSENT_TYPES, cookie_patterns
 from .regions import Regime, check_regime_key
+from .settings_checks import check_categories, check_imports
 
 __all__ = [
     "GOOGLE_CONSENT_TYPES",
@@ -62,6 +59,9 @@ class ConsentSettings(BaseSettings):
         env_prefix="CONSENT_",
         env_file=".env",
         env_file_encoding="utf-8",
+        # A .env file is shared with the rest of the application: only its CONSENT_
+        # lines are ours (a misspelt one still fails).
+        dotenv_filtering="match_prefix",
         extra="forbid",
         frozen=True,
         validate_default=True,
@@ -125,6 +125,9 @@ class ConsentSettings(BaseSettings):
     (``"FR"``), group (``"EU"``, ``"EEA"``), ``"*"``. ``REGIMES_RECOMMENDED`` is one."""
     default_regime: Regime = "opt-in"
     """The regime where the place is unknown (no header, empty, ``XX``, ``T1``)."""
+    import_cookies: dict[str, dict[str, str]] = Field(default_factory=dict)
+    """Earlier consent managers' cookies to keep choices from, each key mapped to a
+    category or service: ``{"cc_cookie": {"ads": "marketing"}, "klaro": {...}}``."""
     gpc_last_update: date = date(2026, 11, 25)
     """``lastUpdate`` of ``/.well-known/gpc.json``: when the site's GPC handling last changed."""
 
@@ -242,49 +245,38 @@ class ConsentSettings(BaseSettings):
 
     @model_validator(mode="after")
     def _categories_are_consistent(self) -> ConsentSettings:
-        seen_keys: dict[str, int] = {}
-        for index, category in enumerate(self.categories):
-            if category.key == NECESSARY:
-                raise ValueError(
-                    f"categories[{index}]: 'necessary' is built in and cannot be redefined; "
-                    "list its cookies in necessary_cookies"
-                )
-            if category.key in seen_keys:
-                raise ValueError(
-                    f"categories[{index}]: duplicate category key {category.key!r} "
-                    f"(also categories[{seen_keys[category.key]}])"
-                )
-            seen_keys[category.key] = index
-
-        owners: dict[str, str] = {}
-        declared = [(NECESSARY, p) for p in (self.cookie_name, *self.necessary_cookies)] + [
-            (c.key, p) for c in self.categories for p in c.cookies
-        ]
-        for key, pattern in declared:
-            owner = owners.get(pattern)
-            if owner is not None and owner != key:
-                raise ValueError(
-                    f"categories: cookie pattern {pattern!r} is declared in both {owner!r} "
-                    f"and {key!r}; a cookie belongs to one category"
-                )
-            owners[pattern] = key
-        # A literal name in one category caught by another category's glob is the same
-        # mistake in disguise: the visitor's choice for one would decide the other.
-        for key, pattern in declared:
-            if is_glob(pattern):
-                continue
-            for other_key, other in declared:
-                if other_key != key and is_glob(other) and fnmatchcase(pattern, other):
-                    raise ValueError(
-                        f"categories: cookie {pattern!r} of {key!r} also matches pattern "
-                        f"{other!r} of {other_key!r}; a cookie belongs to one category"
-                    )
+        check_categories(self)
+        check_imports(self)
         return self
 
     @property
     def category_keys(self) -> tuple[str, ...]:
         """Keys of the declared categories, in order, without ``necessary``."""
         return tuple(category.key for category in self.categories)
+
+    @property
+    def service_categories(self) -> dict[str, str]:
+        """Every declared service's key, in order, to its category's."""
+        return {s.key: c.key for c in self.categories for s in c.services}
+
+    def cookie_owners(self) -> list[tuple[str, str]]:
+        """``(owner, pattern)`` for every declared cookie pattern, in order of precedence.
+
+        The owner is ``necessary``, a category, or a service: a service's cookie goes
+        with that service (so that a visitor can allow it alone), unless its category
+        declares the same pattern itself.
+        """
+        owners = [(NECESSARY, p) for p in (self.cookie_name, *self.necessary_cookies)]
+        for category in self.categories:
+            owners += [(category.key, pattern) for pattern in category.cookies]
+            own = set(category.cookies)
+            owners += [
+                (service.key, pattern)
+                for service in category.services
+                for pattern in service.cookies
+                if pattern not in own
+            ]
+        return owners
 
     @property
     def gpc_opt_out_keys(self) -> frozenset[str]:

@@ -39,10 +39,13 @@ class ConsentState:
     """The law where the visitor is: ``"opt-in"``, ``"opt-out"`` or ``"none"``."""
     region: str | None = None
     """Where the visitor is, from the trusted geo headers: ``"US-CA"``, ``"FR"``, or None."""
+    services: frozenset[str] = frozenset()
+    """Keys of the services that may be used now: those of the granted categories, and
+    those the visitor allowed one by one."""
 
     def allows(self, key: str) -> bool:
-        """Whether the category ``key`` may be used for this request."""
-        return key in self.granted
+        """Whether the category or service ``key`` may be used for this request."""
+        return key in self.granted or key in self.services
 
 
 UNDECIDED_GRANTS = frozenset({NECESSARY})

@@ -67,7 +67,7 @@ def varnish_vcl(
             'a cache in front needs "esi" or "shared"'
         )
     prefix = re.escape(settings.path_prefix)
-    declared = [p for c in settings.categories for p in c.cookies]
+    declared = [p for c in settings.categories for p in c.all_cookies]
     unknown = sorted(set(keep) - set(declared))
     if unknown:
         raise ValueError(f"--keep: {unknown} not declared by any category")

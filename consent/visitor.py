@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from starlette.types import Scope
 
@@ -12,6 +12,7 @@ from .cache import BUDGETS, BoundedCache
 from .cookie import ConsentCookie, StoredChoice
 from .cookie_headers import CookiePair, cookie_value, split_cookie_header
 from .cookies import CookiePolicy
+from .migration import Imported, Importer
 from .regime import Place, RegimeReader
 from .settings import ConsentSettings
 from .state import UNDECIDED_GRANTS, ConsentState
@@ -36,11 +37,16 @@ class Visitor:
     cookies: tuple[tuple[str, str, bool], ...] = ()
     """Each incoming cookie: its name, its category (or ``UNDECLARED``), whether refused."""
     live_categories: frozenset[bytes] = frozenset()
-    """Granted categories other than ``necessary``, as bytes: their gated tags go live."""
+    """Granted categories other than ``necessary``, and allowed services, as bytes: their
+    gated tags go live."""
     allowed_cookie_header: bytes | None = None
     """The ``Cookie`` header the app gets when some cookie is refused (None: unchanged)."""
     gpc_opt_out_due: bool = False
     """A GPC signal meets a stored choice that still grants what GPC opts out of."""
+    usable: frozenset[str] = frozenset()
+    """The keys of the categories and services that may be used now (cookies' owners)."""
+    imported: Imported | None = None
+    """An earlier consent manager's choice, in force from this request (``import_cookies``)."""
 
 
 class VisitorReader:
@@ -61,7 +67,14 @@ class VisitorReader:
         self._gpc_categories = settings.gpc_opt_out_keys
         self._revision = settings.policy_revision
         self._every_grant = frozenset(settings.category_keys) | UNDECIDED_GRANTS
+        services = settings.service_categories
+        self._services_of = {
+            category: frozenset(s for s, c in services.items() if c == category)
+            for category in settings.category_keys
+        }
         self._regimes = RegimeReader(settings)
+        self._importer = Importer(settings) if settings.import_cookies else None
+        self._shared = settings.cache_mode == "shared"
         self._visitors: BoundedCache[object, tuple[Visitor, float]] = BoundedCache(
             BUDGETS["visitors"]
         )
@@ -108,8 +121,17 @@ class VisitorReader:
         visitor = self._visitor(cookie, gpc, place)
         # A float, as ``time.time()`` is: comparing an int to it costs more.
         expires_at = float(visitor.choice.expires_at) if visitor.choice else math.inf
+        if visitor.imported is not None:
+            expires_at = math.inf  # what it holds does not expire with a date
         visitors.put(key, (visitor, expires_at), _estimated_size(visitor))
         return visitor
+
+    def _services(self, granted: frozenset[str]) -> frozenset[str]:
+        """The services of the granted categories."""
+        services_of = self._services_of
+        if not services_of:
+            return frozenset()
+        return frozenset().union(*(services_of.get(key, ()) for key in granted))
 
     def _visitor(self, cookie_header: bytes, gpc: bool, place: Place) -> Visitor:
         raw_choice = None
@@ -118,6 +140,20 @@ class VisitorReader:
         choice = self._consent_cookie.read(raw_choice)
         gpc_opt_out_due = False
         regime, region = place
+        imported = None
+        if choice is None and self._importer is not None:
+            imported = self._importer.read(cookie_header)
+            if imported is not None:
+                # The earlier choice counts from this request on, as if it were ours.
+                choice = StoredChoice(
+                    consent_id=imported.consent_id,
+                    revision=self._revision,
+                    method=imported.method,
+                    granted=imported.granted,
+                    services=imported.services,
+                    signed_at=0,
+                    expires_at=0,
+                )
         if choice is None:
             # Before any choice, the regime decides: nothing optional where consent
             # comes first, everything but what GPC refuses where it does not.
@@ -135,6 +171,7 @@ class VisitorReader:
             )
         else:
             granted = choice.granted
+            one_by_one = choice.services
             if gpc and choice.method != "s":
                 # GPC opts out of these unless the visitor ticked them one by one.
                 gpc_opt_out_due = bool(granted & self._gpc_categories)
@@ -147,14 +184,29 @@ class VisitorReader:
                 revision=choice.revision,
                 regime=regime,
                 region=region,
+                services=self._services(granted) | one_by_one,
             )
+        if self._services_of and not state.decided and state.granted != UNDECIDED_GRANTS:
+            state = replace(state, services=self._services(state.granted))
+        # What may be used: categories and services, one set for cookies and tags.
+        usable = state.granted | state.services if state.services else state.granted
         policy = self._policy
         cookies: list[tuple[str, str, bool]] = []
         kept: list[bytes] = []
         refused: dict[tuple[str, bool], CookiePair] = {}
+        # In "shared" mode the browser reads the consent cookie without its key: one the
+        # server cannot verify (forged, or signed with a key since removed) goes.
+        forged = (
+            self._shared
+            and raw_choice is not None
+            and choice is None
+            and self._consent_cookie.consent_id_of(raw_choice) is None
+        )
         for pair in split_cookie_header(cookie_header):
-            allowed = policy.allows_pair(pair, state.granted)
-            cookies.append((pair.name, policy.classify(pair.name), not allowed))
+            allowed = policy.allows_pair(pair, usable)
+            if forged and pair.name == self._cookie_name:
+                allowed = False
+            cookies.append((pair.name, policy.category(pair.name), not allowed))
             if allowed:
                 kept.append(pair.raw)
             else:
@@ -166,11 +218,11 @@ class VisitorReader:
             cookie_header=cookie_header,
             refused_cookies=tuple(refused.values()),
             cookies=tuple(cookies),
-            live_categories=frozenset(
-                key.encode("ascii") for key in state.granted - UNDECIDED_GRANTS
-            ),
+            live_categories=frozenset(key.encode("ascii") for key in usable - UNDECIDED_GRANTS),
             allowed_cookie_header=b"; ".join(kept) if refused else None,
             gpc_opt_out_due=gpc_opt_out_due,
+            usable=usable,
+            imported=imported,
         )
 
 

@@ -18,11 +18,26 @@
       break;
     }
   }
-  /* 1.<consent id>.<revision>.<how>.<granted>.<time>.<signature>; how: a, r or s. */
+  /* 1.<consent id>.<revision>.<how>.<granted>.<time>.<signature>; how: a, r or s.
+     2.<consent id>.<revision>.<how>.<granted>.<services>.<time>.<signature>: services
+     allowed one by one, as bits over the site's list of them after its fingerprint. */
   var parts = value ? value.split(".") : [];
+  var version = parts.length === 7 ? "1" : parts.length === 8 ? "2" : "";
   var keys;
-  if (parts.length === 7 && parts[0] === "1" && parts[2] === String(config.revision)) {
+  var alone = [];
+  if (version && parts[0] === version && parts[2] === String(config.revision)) {
     keys = parts[4] ? parts[4].split("~") : [];
+    var bits = version === "2" ? parts[5] : "";
+    if (bits.slice(0, 4) === config.fingerprint) {
+      try {
+        var bytes = atob(bits.slice(4).replace(/-/g, "+").replace(/_/g, "/"));
+        for (var b = 0; b < config.services.length; b++) {
+          if (b >> 3 < bytes.length && (bytes.charCodeAt(b >> 3) >> (b & 7)) & 1) alone.push(config.services[b]);
+        }
+      } catch (error) {
+        alone = [];
+      }
+    }
   } else if (config.optout && gpc) {
     /* Where no consent comes first, the signal is the visitor's opt-out: no notice. */
     keys = config.categories;
@@ -36,6 +51,11 @@
     /* As on the server: GPC opts out of these unless they were chosen one by one. */
     if (gpc && parts[3] !== "s" && config.gpc.indexOf(key) >= 0) continue;
     granted.push(key);
+  }
+  /* Services: those of the granted categories, and those allowed alone. */
+  for (var k = 0; k < config.services.length; k++) {
+    var service = config.services[k];
+    if (granted.indexOf(config.categoryOf[service]) >= 0 || alone.indexOf(service) >= 0) granted.push(service);
   }
   root.setAttribute("data-consent-decided", "");
   root.setAttribute("data-consent-granted", granted.join(" "));

@@ -24,6 +24,12 @@ if (banner && config.stylesheet && getComputedStyle(banner).display === "none") 
 }
 
 const allows = (key) => key === "necessary" || granted.includes(key);
+/* What the page grants, as a decision sends it: categories, and services allowed alone. */
+const services = config.services ?? {};
+const choice = (keys) => ({
+  categories: keys.filter((key) => !(key in services) && key !== "necessary"),
+  services: keys.filter((key) => key in services && !keys.includes(services[key])),
+});
 const fill = (text, key) => text.replace("{category}", config.titles[key] || key);
 const here = () => location.pathname + location.search;
 /* What the script adds speaks the banner's language, whatever the page's direction. */
@@ -56,11 +62,12 @@ const submit = (event) => {
   if (form.getAttribute("action") !== config.endpoint || form.hasAttribute("data-consent-native")) return;
   event.preventDefault();
   const { submitter } = event;
-  const boxes = form.querySelectorAll("input[name=categories]:checked");
+  const ticked = (name) => [...form.querySelectorAll(`input[name=${name}]:checked`)].map((box) => box.value);
   decide(
     {
       action: submitter?.value || "save",
-      categories: [...boxes].map((box) => box.value),
+      categories: ticked("categories"),
+      services: ticked("services"),
       mechanism: form.querySelector("input[name=mechanism]")?.value ?? "banner",
     },
     form,
@@ -69,7 +76,7 @@ const submit = (event) => {
 };
 
 const apply = (state, announce = true) => {
-  granted = state.granted;
+  granted = [...state.granted, ...(state.services ?? [])];
   root.setAttribute("data-consent-granted", granted.join(" "));
   /* On a page's load, shown once styled: never a moment unstyled. */
   const show = () => {
@@ -91,7 +98,7 @@ const apply = (state, announce = true) => {
 let queue = Promise.resolve();
 const activate = () => {
   for (const element of document.querySelectorAll("[data-consent-category]")) {
-    const key = element.dataset.consentCategory;
+    const key = element.dataset.consentService || element.dataset.consentCategory;
     if (element.tagName === "SCRIPT") {
       if (element.type !== "text/plain" || !allows(key) || element.hasAttribute("data-consent-queued")) continue;
       element.setAttribute("data-consent-queued", "");
@@ -139,7 +146,7 @@ const placeholder = (element, key) => {
   button.className = "consent-button";
   button.textContent = fill(config.texts.allow_category, key);
   button.addEventListener("click", () =>
-    decide({ action: "save", categories: [...granted, key], mechanism: "banner" })
+    decide({ action: "save", ...choice([...granted, key]), mechanism: "banner" })
   );
   box.append(text, button);
   element.hidden = true;
@@ -223,9 +230,26 @@ const trapFocus = (event) => {
   }
 };
 
+/* A category's box stands for all its services: ticking one ticks them, and a service
+   unticked leaves the category to the services still ticked. */
+const linkBoxes = (event) => {
+  const box = event.target;
+  if (!box.form) return;
+  if (box.name === "categories") {
+    for (const service of box.form.querySelectorAll(`[data-consent-services="${box.value}"] input`)) {
+      service.checked = box.checked;
+    }
+  } else if (box.name === "services" && !box.checked) {
+    const group = box.closest("[data-consent-services]");
+    const category = group && box.form.querySelector(`input[name=categories][value="${group.dataset.consentServices}"]`);
+    if (category) category.checked = false;
+  }
+};
+
 /* A page without the snippet's markup has nothing to enhance. */
 if (root) {
   document.addEventListener("submit", submit);
+  document.addEventListener("change", linkBoxes);
   document.addEventListener("click", openPreferences);
   const marked = document.documentElement;
   if (banner && marked.hasAttribute("data-consent-decided")) {

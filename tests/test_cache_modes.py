@@ -426,6 +426,9 @@ def test_shared_page_head_starts_with_the_consent_state_script(nonce: str) -> No
         "categories": ["preferences", "analytics", "marketing"],
         "gpc": ["marketing"],
         "optout": False,
+        "services": [],
+        "categoryOf": {},
+        "fingerprint": "47DE",
     }
     script = client.get(found.group(1))
     assert script.status_code == 200
@@ -801,3 +804,35 @@ def test_docs_vcl_is_what_consent_vcl_prints_for_the_example_site() -> None:
     assert DOCS_VCL.read_text() == result.stdout, (
         f"docs/varnish/consent.vcl is stale; from the checkout's root, run: {REGENERATE}"
     )
+
+
+@pytest.mark.parametrize("mode", ["shared", "vary"])
+def test_a_consent_cookie_the_server_cannot_verify_goes_in_shared_mode(mode: CacheMode) -> None:
+    """One page for everyone lets the browser read the cookie without its key: a cookie
+    signed with a key since removed (or forged) would keep its visitor "decided" there."""
+    middleware = site(mode)
+    retired = make_settings(secret_key="a-retired-secret-key-0123456789abcdef", cache_mode=mode)
+    genuine = [cookie_of(middleware, {"analytics"})]
+    unverifiable = [consent_cookie(retired, {"analytics"})]
+    expired = [
+        value
+        for value in header_values(
+            call(middleware, http_scope(headers=unverifiable)), b"set-cookie"
+        )
+        if value.startswith(b"consent=;")
+    ]
+    assert bool(expired) is (mode == "shared")
+    assert not [
+        value
+        for value in header_values(call(middleware, http_scope(headers=genuine)), b"set-cookie")
+        if value.startswith(b"consent=")
+    ]
+
+
+def test_the_vcl_leaves_out_the_cookies_of_services_too() -> None:
+    settings = make_settings(
+        cache_mode="esi",
+        categories=[Category(key="analytics", title="Analytics", services=["hotjar"])],
+    )
+    vcl = varnish_vcl(settings)
+    assert cookie_name_regex("_hjSessionUser_*") in vcl

@@ -93,10 +93,16 @@ def test_demo_site_freezes_its_start_up_heap(
     import uvicorn
 
     served: list[Any] = []
-    # The server is not started here (the test above does): only what it is given is kept.
-    monkeypatch.setattr(uvicorn, "run", lambda application, **_options: served.append(application))
+
+    async def keep(server: uvicorn.Server, **_options: Any) -> None:
+        served.append(server.config.app)
+
+    # The servers are not started here (the test above does): only what they are given is kept.
+    monkeypatch.setattr(uvicorn.Server, "serve", keep)
     database = tmp_path / "demo.db"
-    result = CliRunner().invoke(cli_app, ["demo", "--db", f"sqlite:///{database}"])
+    result = CliRunner().invoke(
+        cli_app, ["demo", "--port", "0", "--tracker-port", "0", "--db", f"sqlite:///{database}"]
+    )
     assert result.exit_code == 0, result.output
     gc.unfreeze()
     try:

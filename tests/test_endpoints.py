@@ -120,6 +120,7 @@ def test_json_decision_answers_json_state() -> None:
         "decided": True,
         "granted": ["analytics", "necessary"],
         "denied": ["marketing", "preferences"],
+        "services": [],
         "consent_id": body["consent_id"],
         "revision": 1,
         "gpc": False,

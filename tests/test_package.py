@@ -23,6 +23,12 @@ here = pathlib.Path(consent.__file__).parent
 assert "site-packages" in str(here), here
 assert (here / "py.typed").is_file()
 assert (here / "static" / "consent.css").is_file()
+# The cookie catalogue's data, with the licence and notice of its source.
+for name in ("cookies.json", "LICENSE", "NOTICE"):
+    assert (here / "catalogue" / "data" / name).is_file(), name
+from consent import catalogue
+assert catalogue.classify("_ga").service == "google-analytics"
+assert (here / "templates" / "policy.html").is_file()
 
 async def page(scope, receive, send):
     await send({"type": "http.response.start", "status": 200,

@@ -224,3 +224,16 @@ def test_spool_path_reaches_the_log(tmp_path: Path) -> None:
     )
     assert isinstance(default.log, SqlConsentLog)
     assert default.log.spool.path == tmp_path / "x.db.spool"
+
+
+def test_a_shared_env_file_only_gives_its_consent_lines(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The application's .env also holds other programs' variables: they are not ours."""
+    monkeypatch.chdir(tmp_path)
+    env = tmp_path / ".env"
+    env.write_text(f"DATABASE_URL=postgres://x\nCONSENT_SECRET_KEY={SECRET}\nCONSENT_LOG_URL=\n")
+    assert ConsentSettings().log_url is None
+    env.write_text(env.read_text() + "CONSENT_SECRT_KEY=typo\n")
+    with pytest.raises(ValidationError, match="secrt_key"):
+        ConsentSettings()

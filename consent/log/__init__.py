@@ -24,6 +24,7 @@ from .events import (
     Mechanism,
     Regime,
     is_region_code,
+    is_service_key,
     truncate_ip,
 )
 from .kinds import iso_utc
@@ -97,6 +98,7 @@ __all__ = [
     "event_record",
     "gather_stats",
     "is_region_code",
+    "is_service_key",
     "iso_utc",
     "list_cookies",
     "open_consent_log",

@@ -5,15 +5,17 @@ event before it, and ``hash = sha256(prev_hash + "\\n" + canonical_event(...))``
 where the canonical text joins the event's :data:`~.events.HASHED_FIELDS`.
 
 A field added to events later (``EventField.added_in`` above 1: ``regime`` and
-``region``, in version 2) was not hashed in the events stored before it, which
-read it back as its default. So that those events still verify, the canonical
-text leaves out the later fields at its end while they hold their defaults: an
-event with regime ``opt-in`` and no region is hashed exactly as before; with
-regime ``opt-out`` and no region, the text ends ``...\\x00opt-out``; with
-region ``FR``, ``...\\x00opt-in\\x00FR``. Two different events still never share
-a text: the number of separators says how many fields were hashed, and a field
-left out can only have held its default (``None`` and an empty text being the
-same value, as for ``ip``). No per-event version is stored: the rule is one
+``region`` in version 2, ``services`` in version 3) was not hashed in the events
+stored before it, which read it back as its default. So that those events still
+verify, the canonical text leaves out the later fields at its end while they
+hold their defaults: an event with regime ``opt-in``, no region and no services
+is hashed exactly as in version 1; with regime ``opt-out`` and nothing after it,
+the text ends ``...\\x00opt-out``; with region ``FR``, ``...\\x00opt-in\\x00FR``;
+with the service ``youtube`` alone, ``...\\x00opt-in\\x00\\x00["youtube"]``. Two
+different events still never share a text: the number of separators says how
+many fields were hashed, and a field left out can only have held its default
+(``None`` and an empty text being the same value, as for ``ip``; no services
+being the empty list ``[]``). No per-event version is stored: the rule is one
 function of the row, for old and new events alike.
 
 Changing, removing, adding or moving an event changes a hash or breaks a link,

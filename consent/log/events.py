@@ -22,8 +22,8 @@ from typing import Any, Final, Literal, get_args
 
 from .kinds import (
     BOOLEAN,
-    CATEGORY_KEYS,
     INTEGER,
+    KEYS,
     OPTIONAL_TEXT,
     SEQUENCE,
     TEXT,
@@ -36,8 +36,9 @@ Action = Literal["accept_all", "reject_all", "custom", "withdraw", "gpc"]
 ACTIONS: Final[tuple[Action, ...]] = get_args(Action)
 """Every action, in the order reports list them."""
 
-Mechanism = Literal["banner", "preferences", "api", "gpc"]
-"""How the decision was made; ``gpc`` is the browser's Global Privacy Control signal."""
+Mechanism = Literal["banner", "preferences", "api", "gpc", "import"]
+"""How the decision was made; ``gpc`` is the browser's Global Privacy Control signal,
+``import`` a choice made with the site's earlier consent manager (``import_cookies``)."""
 MECHANISMS: Final[tuple[Mechanism, ...]] = get_args(Mechanism)
 """Every mechanism."""
 
@@ -48,6 +49,8 @@ REGIMES: Final[tuple[Regime, ...]] = get_args(Regime)
 """Every regime, in the order reports list them."""
 
 _REGION_CODE: Final = re.compile(r"[A-Z]{2}(?:-[A-Z0-9]{1,3})?")
+# The shape of ``consent.Service.key``: the log holds what the settings accept.
+_SERVICE_KEY: Final = re.compile(r"[a-z][a-z0-9_-]{0,47}")
 
 
 def is_region_code(value: str) -> bool:
@@ -57,6 +60,15 @@ def is_region_code(value: str) -> bool:
     hyphen, one to three letters or digits).
     """
     return _REGION_CODE.fullmatch(value) is not None
+
+
+def is_service_key(value: str) -> bool:
+    """Whether ``value`` is a service key as the log stores it: ``youtube``, ``google-analytics``.
+
+    A lower-case letter, then up to 47 lower-case letters, digits, ``_`` or ``-``
+    (what ``Service.key`` accepts).
+    """
+    return _SERVICE_KEY.fullmatch(value) is not None
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +97,10 @@ class ConsentEvent:
     region: str | None = None
     """Where the visitor was: a country (``FR``) or subdivision (``US-CA``), upper case
     (:func:`is_region_code`); None when unknown."""
+    services: tuple[str, ...] = ()
+    """Keys of the services the decision allows, sorted: those of its granted categories
+    and those allowed one by one (:func:`is_service_key`). Events stored before
+    services existed: none."""
     event_id: str = field(default_factory=lambda: new_event_id())
     """Unique identifier made with the event, so that storing it twice is recognised."""
 
@@ -97,6 +113,13 @@ class ConsentEvent:
             raise ValueError(
                 f"region: {self.region!r} is not a country (FR) or subdivision (US-CA) code"
             )
+        if not isinstance(self.services, tuple):
+            raise ValueError(f"services: {self.services!r} is not a tuple of service keys")
+        for key in self.services:
+            if not isinstance(key, str) or not is_service_key(key):
+                raise ValueError(f"services: {key!r} is not a service key (youtube)")
+        if list(self.services) != sorted(set(self.services)):
+            raise ValueError(f"services: {self.services!r} are not sorted and unique")
 
 
 def new_event_id() -> str:
@@ -168,8 +191,8 @@ EVENT_FIELDS: Final = (
     EventField("consent_id", TEXT, 64, index=True),
     EventField("occurred_at", UTC_TIME, index=True),
     EventField("action", TEXT, 16),
-    EventField("granted", CATEGORY_KEYS),
-    EventField("denied", CATEGORY_KEYS),
+    EventField("granted", KEYS),
+    EventField("denied", KEYS),
     EventField("revision", INTEGER),
     EventField("locale", TEXT, 35),
     EventField("mechanism", TEXT, 16),
@@ -178,6 +201,7 @@ EVENT_FIELDS: Final = (
     EventField("ip", OPTIONAL_TEXT, 64, nullable=True),
     EventField("regime", TEXT, 16, added_in=2, default="opt-in"),
     EventField("region", OPTIONAL_TEXT, 6, nullable=True, added_in=2, default=None),
+    EventField("services", KEYS, added_in=3, default=()),
 )
 """The fields of :class:`ConsentEvent`, in chain order: a column added later comes
 after every earlier one, so that the events stored before it keep their hashes."""

@@ -138,8 +138,8 @@ class _UtcTime(FieldKind):
         return utc_text(stored)  # the text of SQLAlchemy's SQLite DATETIME
 
 
-class _CategoryKeys(FieldKind):
-    """A sorted tuple of category keys, stored as a compact JSON list."""
+class _Keys(FieldKind):
+    """A sorted tuple of keys (of categories, or of services), stored as a compact JSON list."""
 
     def stored(self, value: Any) -> Any:
         return _json_list(value)
@@ -149,7 +149,7 @@ class _CategoryKeys(FieldKind):
 
     def unspooled(self, data: Any) -> Any:
         if not isinstance(data, list) or not all(isinstance(key, str) for key in data):
-            raise ValueError("category keys are not a list of strings")
+            raise ValueError("keys are not a list of strings")
         return tuple(data)
 
     def exported(self, stored: Any) -> Any:
@@ -158,7 +158,7 @@ class _CategoryKeys(FieldKind):
 
 @functools.lru_cache(maxsize=256)
 def _json_list(keys: tuple[str, ...]) -> str:
-    """The stored text of a list of category keys (a few combinations recur endlessly)."""
+    """The stored text of a list of keys (a few combinations recur endlessly)."""
     return json.dumps(list(keys), separators=(",", ":"))
 
 
@@ -170,4 +170,4 @@ INTEGER: Final = _Integer()
 SEQUENCE: Final = _Sequence()
 BOOLEAN: Final = _Boolean()
 UTC_TIME: Final = _UtcTime()
-CATEGORY_KEYS: Final = _CategoryKeys()
+KEYS: Final = _Keys()

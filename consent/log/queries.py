@@ -8,6 +8,7 @@ what is streamed is built here as a query, and run by ``read.py``,
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -19,8 +20,8 @@ from .chain import VERIFIED_COLUMNS
 from .events import FIELDS_BY_NAME
 from .kinds import (
     BOOLEAN,
-    CATEGORY_KEYS,
     INTEGER,
+    KEYS,
     OPTIONAL_TEXT,
     SEQUENCE,
     TEXT,
@@ -92,7 +93,8 @@ class EventFilter:
     """Which events to read. ``until`` is exclusive.
 
     ``region`` is a subdivision (``US-CA``: that one only) or a country (``US``:
-    the country and each of its subdivisions).
+    the country and each of its subdivisions). ``service`` selects the events that
+    allow that service (a key, :func:`~.events.is_service_key`).
     """
 
     consent_id: str | None = None
@@ -101,6 +103,7 @@ class EventFilter:
     action: str | None = None
     regime: str | None = None
     region: str | None = None
+    service: str | None = None
 
     def apply(self, query: Select[Any]) -> Select[Any]:
         """The query, narrowed to these events."""
@@ -120,6 +123,11 @@ class EventFilter:
                 subdivision = events.c.region.startswith(f"{self.region}-", autoescape=True)
                 in_region = or_(in_region, subdivision)
             query = query.where(in_region)
+        if self.service is not None:
+            # The stored list is compact JSON, and a key holds no quote: the key in
+            # quotes is found in the text of exactly the lists that hold it.
+            key = json.dumps(self.service)
+            query = query.where(events.c.services.contains(key, autoescape=True))
         return query
 
 
@@ -165,7 +173,7 @@ def notice_query(notice_hash: str) -> Select[Any]:
 _CANONICAL_SQL: Final[dict[FieldKind, tuple[str, str]]] = {
     SEQUENCE: ("{}", "{}"),  # kept a number: the verifier compares it
     TEXT: ("{}", "{}"),
-    CATEGORY_KEYS: ("{}", "{}"),  # the stored JSON text
+    KEYS: ("{}", "{}"),  # the stored JSON text
     OPTIONAL_TEXT: ("COALESCE({}, '')", "COALESCE({}, '')"),
     INTEGER: ("CAST({} AS TEXT)", "CAST({} AS TEXT)"),
     BOOLEAN: ("CAST({} AS TEXT)", "CASE WHEN {} THEN '1' ELSE '0' END"),

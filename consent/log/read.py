@@ -36,6 +36,7 @@ EVENT_COLUMNS: Final = (
     "action",
     "granted",
     "denied",
+    "services",
     "revision",
     "locale",
     "mechanism",
@@ -88,7 +89,7 @@ async def read_events(
 
 
 def event_record(row: EventRow) -> dict[str, Any]:
-    """An event as a JSON-ready dict (times in ISO 8601 UTC, categories as lists)."""
+    """An event as a JSON-ready dict (times in ISO 8601 UTC, categories and services as lists)."""
     record = dict(zip(EVENT_COLUMNS, row, strict=True))
     for name, exported in _IN_JSON:
         record[name] = exported(record[name])
@@ -96,7 +97,7 @@ def event_record(row: EventRow) -> dict[str, Any]:
 
 
 def csv_row(row: EventRow) -> list[Any]:
-    """An event as a CSV row (times in ISO 8601 UTC, categories as their JSON text)."""
+    """An event as a CSV row (times in ISO 8601 UTC, categories and services as JSON text)."""
     values = list(row)
     for index, in_csv in _IN_CSV:
         values[index] = in_csv(values[index])

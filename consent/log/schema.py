@@ -157,9 +157,19 @@ def _add_regime_and_region(connection: Connection) -> None:
     _add_event_columns(connection, 2)
 
 
+def _add_services(connection: Connection) -> None:
+    """Each event's services (a JSON list of keys); the events stored before: none, ``[]``.
+
+    Their hashes stay valid: the canonical text leaves ``services`` out while it
+    holds that default (``chain.py``).
+    """
+    _add_event_columns(connection, 3)
+
+
 MIGRATIONS: Final[tuple[Callable[[Connection], None], ...]] = (
     _create_version_1,
     _add_regime_and_region,
+    _add_services,
 )
 """Step ``n`` (1-based) brings a log from version ``n - 1`` to version ``n``."""
 

@@ -29,7 +29,7 @@ sub consent_recv {
     # and expires what the visitor refuses (a response that sets a cookie is not
     # stored).
     set req.http.X-Consent-Other-Cookies = regsuball("; " + req.http.Cookie,
-        {"; *(consent|_ga|_ga_[^;=\s]*|_gid|site_analytics|_fbp|_gcl_au|IDE|SERVERID)=[^;]*"}, "");
+        {"; *(consent|site_analytics|_ga|_ga_[^;=\s]*|_gid|_fbp|_gcl_au|IDE|SERVERID)=[^;]*"}, "");
     if (req.http.X-Consent-Other-Cookies ~ "^[; ]*$") {
         unset req.http.X-Consent-Other-Cookies;
         return (hash);

@@ -1,6 +1,7 @@
 """The Harbourton Courier: a small news site that shows `consent` at work.
 
-Run it from the repository root:
+`consent demo` runs it with its third parties on a second origin. Alone, from the
+repository root (the third parties then come from the site itself):
 
     uvicorn examples.article_site.app:app --reload
 
@@ -53,9 +54,11 @@ def create_app(
 
     `log_url` is the consent log database (None: no log). `secret_key` signs the
     consent cookie and the session; it defaults to `CONSENT_SECRET_KEY`, then to a
-    demo key. `tracker_origin` (e.g. `http://127.0.0.2:8001`) is where the
-    third-party scripts, pixel and video are loaded from; empty means this app
-    serves them itself under `/thirdparty`, so the demo works offline.
+    demo key. `tracker_origin` (e.g. `http://127.0.0.2:8001`, where
+    `thirdparty.create_tracker_app()` runs, as `consent demo` does) is where the
+    third-party scripts, pixel and videos are loaded from, and the cookie declaration
+    names its host and its privacy pages; empty means this app serves them itself
+    under `/thirdparty`, so the site also runs alone in one process.
     `freeze_startup_heap` calls `gc.freeze()` once the site has started, which keeps
     the garbage collector's full passes short (docs/operations.md, "Latency under
     load"); for a process that serves the site, not for one that builds many apps.
@@ -70,7 +73,12 @@ def create_app(
     if secret_key is None:
         secret_key = os.environ.get("CONSENT_SECRET_KEY") or DEMO_SECRET_KEY
 
-    settings = build_consent_settings(secret_key=secret_key, log_url=log_url, cache_mode=cache_mode)
+    settings = build_consent_settings(
+        secret_key=secret_key,
+        log_url=log_url,
+        cache_mode=cache_mode,
+        tracker_origin=tracker_origin.rstrip("/"),
+    )
     templates = make_templates(
         tracker_url=tracker_origin.rstrip("/") or "/thirdparty",
         preferences_url=f"{settings.path_prefix}/preferences",

@@ -10,13 +10,20 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
+from .cookie_policy import HARBOURTON_VIDEO, VISTALINE_VIDEO
+
 
 @dataclass(frozen=True)
 class Video:
-    """An embedded video: the player is a third-party iframe, gated by the `media` category."""
+    """An embedded video: the player is a third-party iframe, gated by the `media` category
+    and named by its service, which a visitor may allow alone."""
 
     title: str
     caption: str
+    service: str
+    """The key of the video service that plays it (see `cookie_policy`)."""
+    player: str
+    """The player's path on the third-party server, as the service's embed code gives it."""
 
 
 @dataclass(frozen=True)
@@ -166,6 +173,8 @@ TRAM = Article(
     video=Video(
         title="Riding the route: the planned eastside tram line",
         caption="A three-minute animation of the route, stop by stop, from the council.",
+        service=HARBOURTON_VIDEO,
+        player="video.html",
     ),
     body=_paragraphs(
         """
@@ -437,6 +446,8 @@ MARKET = Article(
     video=Video(
         title="At the market: a Saturday morning on Quay Street",
         caption="Filmed from the first deliveries at 5.30 to the last sale of the day.",
+        service=VISTALINE_VIDEO,
+        player="vistaline.html",
     ),
     body=_paragraphs(
         """

@@ -1,14 +1,20 @@
-"""What the site stores in visitors' browsers, and why: one place for the banner and the policy.
+"""What the site stores in visitors' browsers, and who it loads from: one place for the
+banner, the preferences and the privacy page.
 
-The consent settings built here drive both the middleware and the privacy page,
-so the cookie table a visitor reads cannot drift from what is actually enforced.
+The consent settings built here drive the middleware and the cookie declaration
+the privacy page shows (`consent.declaration.cookie_declaration`), so what a
+visitor reads cannot drift from what is actually enforced.
+
+The site's own cookies belong to their category; the third parties it loads (a
+measurement script, an ad network, two video hosts) are `Service`s, each of
+which a visitor can allow alone. All four are stand-ins served by `thirdparty.py`.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from urllib.parse import urlsplit
 
-from consent import Category, ConsentSettings
+from consent import Category, ConsentSettings, Service
 from consent.settings import CacheMode
 
 SESSION_COOKIE = "session"
@@ -22,179 +28,158 @@ SESSION_DAYS = 14
 THEME_DAYS = 365
 ANALYTICS_DAYS = 395
 
-CATEGORIES: tuple[Category, ...] = (
-    Category(
-        key="preferences",
-        title="Preferences",
-        description=(
-            "Remembers the reading mode you pick (light or dark) in a cookie on your device. "
-            "Only this site reads it, and nothing about it is shared with anyone."
+ANALYTICS_SERVICE = "quayside-metrics"
+AD_NETWORK_SERVICE = "lanternfish-ads"
+HARBOURTON_VIDEO = "harbourton-video"
+VISTALINE_VIDEO = "vistaline"
+
+
+def _services_loaded_from(tracker_origin: str) -> dict[str, Service]:
+    """The stand-in third parties, by key, as loaded from `tracker_origin`.
+
+    With a tracker origin, each links to its privacy policy there, and the video
+    players name its host; without one the site serves them itself, so they have no
+    host of their own. The measurement and ad scripts name none although they load
+    from there too: the cookies they set are on this site's domain, and the cookie
+    declaration counts every cookie of a service with hosts as a third party's.
+    """
+    host = urlsplit(tracker_origin).hostname or ""
+    # A service's hosts are host names; an IPv6 literal is not one.
+    hosts = (host,) if host and ":" not in host else ()
+
+    def policy(key: str) -> str:
+        return f"{tracker_origin.rstrip('/')}/privacy/{key}" if tracker_origin else ""
+
+    return {
+        ANALYTICS_SERVICE: Service(
+            key=ANALYTICS_SERVICE,
+            name="Quayside Metrics",
+            provider="Quayside Metrics Ltd.",
+            description=(
+                "Its measurement script receives the address of each page you read. It keeps "
+                "a visitor ID in the _ga cookie on this site's domain for 13 months; _ga_* "
+                "(session state, up to 13 months) and _gid (a daily ID, 24 hours) are declared "
+                "so that they follow your choice if a version of the script sets them."
+            ),
+            cookies=("_ga", "_ga_*", "_gid"),
+            retention="Up to 13 months",
+            privacy_policy_url=policy(ANALYTICS_SERVICE),
         ),
-        cookies=(THEME_COOKIE,),
-        google_consent_types=("functionality_storage", "personalization_storage"),
-    ),
-    Category(
-        key="analytics",
-        title="Analytics",
-        description=(
-            "Counts visits and the articles read, using a random visitor ID kept by this site "
-            "and a measurement script from an analytics provider, which receives the pages "
-            "you view. We use it to see which articles people read, never to show you ads."
+        AD_NETWORK_SERVICE: Service(
+            key=AD_NETWORK_SERVICE,
+            name="Lanternfish Ads",
+            provider="Lanternfish Advertising Ltd.",
+            description=(
+                "Its script fills the advertisement slot and its tracking pixel counts the "
+                "views. The script keeps a browser ID in the _fbp cookie on this site's domain "
+                "for 90 days, to link ad views to visits; _gcl_au (ad clicks to later visits, "
+                "90 days) and IDE (an advertising ID on the network's own domain, up to 13 "
+                "months) are declared so that they follow your choice if it sets them."
+            ),
+            cookies=("_fbp", "_gcl_au", "IDE"),
+            retention="Up to 13 months",
+            privacy_policy_url=policy(AD_NETWORK_SERVICE),
         ),
-        cookies=("_ga", "_ga_*", "_gid", ANALYTICS_COOKIE),
-        google_consent_types=("analytics_storage",),
-    ),
-    Category(
-        key="marketing",
-        title="Advertising",
-        description=(
-            "Shows ads and measures them with an ad network's script and tracking pixel, "
-            "which receive the pages you visit and can recognise your browser across other "
-            "sites to build an interest profile. Sending Global Privacy Control turns it off."
+        HARBOURTON_VIDEO: Service(
+            key=HARBOURTON_VIDEO,
+            name="Harbourton Video",
+            provider="Harbourton Video Ltd.",
+            description=(
+                "The city's video host, which plays the council's films. Its player receives "
+                "your IP address and the page you are reading."
+            ),
+            hosts=hosts,
+            privacy_policy_url=policy(HARBOURTON_VIDEO),
         ),
-        cookies=("_fbp", "_gcl_au", "IDE"),
-        gpc_opt_out=True,
-        google_consent_types=("ad_storage", "ad_user_data", "ad_personalization"),
-    ),
-    Category(
-        key="media",
-        title="Embedded videos",
-        description=(
-            "Loads videos in articles from an external video player. When it loads, the "
-            "video provider receives your IP address and the page you are reading, and "
-            "may store its own cookies."
+        VISTALINE_VIDEO: Service(
+            key=VISTALINE_VIDEO,
+            name="Vistaline",
+            provider="Vistaline Media B.V.",
+            description=(
+                "The video platform our reporters publish their films on. Its player receives "
+                "your IP address and the page you are reading."
+            ),
+            hosts=hosts,
+            privacy_policy_url=policy(VISTALINE_VIDEO),
         ),
-    ),
-)
+    }
+
+
+def site_categories(tracker_origin: str = "") -> tuple[Category, ...]:
+    """The categories a visitor chooses from, with the third parties loaded from
+    `tracker_origin` (empty: served by the site itself)."""
+    services = _services_loaded_from(tracker_origin)
+    return (
+        Category(
+            key="preferences",
+            title="Preferences",
+            description=(
+                "Remembers the reading mode you pick (light or dark) in a cookie on your "
+                "device for a year. Only this site reads it, and nothing about it is shared "
+                "with anyone."
+            ),
+            cookies=(THEME_COOKIE,),
+            google_consent_types=("functionality_storage", "personalization_storage"),
+        ),
+        Category(
+            key="analytics",
+            title="Analytics",
+            description=(
+                "Counts visits and the articles read, using a random visitor ID this site's "
+                "server keeps for 13 months and a measurement script from an analytics "
+                "provider, which receives the pages you view. We use it to see which "
+                "articles people read, never to show you ads."
+            ),
+            cookies=(ANALYTICS_COOKIE,),
+            services=(services[ANALYTICS_SERVICE],),
+            google_consent_types=("analytics_storage",),
+        ),
+        Category(
+            key="marketing",
+            title="Advertising",
+            description=(
+                "Shows ads and measures them with an ad network's script and tracking pixel, "
+                "which receive the pages you visit and can recognise your browser across "
+                "other sites to build an interest profile. Sending Global Privacy Control "
+                "turns it off."
+            ),
+            services=(services[AD_NETWORK_SERVICE],),
+            gpc_opt_out=True,
+            google_consent_types=("ad_storage", "ad_user_data", "ad_personalization"),
+        ),
+        Category(
+            key="media",
+            title="Embedded videos",
+            description=(
+                "Loads videos in articles from external video players. When one loads, its "
+                "provider receives your IP address and the page you are reading, and may "
+                "store its own cookies. You can allow each video service on its own."
+            ),
+            services=(services[HARBOURTON_VIDEO], services[VISTALINE_VIDEO]),
+        ),
+    )
 
 
 def build_consent_settings(
-    *, secret_key: str, log_url: str | None, cache_mode: CacheMode = "vary"
+    *,
+    secret_key: str,
+    log_url: str | None,
+    cache_mode: CacheMode = "vary",
+    tracker_origin: str = "",
 ) -> ConsentSettings:
     """The middleware's settings for this site.
 
     `necessary_cookies` lists the sign-in session (it exists because the visitor asked
     to sign in) and the affinity cookie of a load balancer in front of the site. The
-    consent cookie is necessary by construction.
+    consent cookie is necessary by construction. `tracker_origin` is where the third
+    parties load from (see `create_app`).
     """
     return ConsentSettings(
         secret_key=secret_key,
-        categories=CATEGORIES,
+        categories=site_categories(tracker_origin),
         necessary_cookies=(SESSION_COOKIE, LOAD_BALANCER_COOKIE),
         policy_revision=1,
         log_url=log_url,
         privacy_policy_url="/privacy",
         cache_mode=cache_mode,
     )
-
-
-@dataclass(frozen=True)
-class CookieNote:
-    """What the policy says about one cookie beyond its category."""
-
-    purpose: str
-    lifetime: str
-    party: str
-
-
-FIRST_PARTY = "First party"
-THIRD_PARTY = "Third party"
-THIRD_PARTY_SCRIPT = "Third-party script, on this site's domain"
-
-# Purposes and lifetimes are facts about the code that sets each cookie, which
-# the middleware cannot know; the names and categories come from the settings.
-COOKIE_NOTES: dict[str, CookieNote] = {
-    SESSION_COOKIE: CookieNote(
-        "Keeps you signed in after you sign in; not set until you do.",
-        f"{SESSION_DAYS} days",
-        FIRST_PARTY,
-    ),
-    LOAD_BALANCER_COOKIE: CookieNote(
-        "Set by the load balancer in front of the site, where there is one, so that your "
-        "requests reach the same server; it holds no personal data.",
-        "Until you close the browser",
-        FIRST_PARTY,
-    ),
-    THEME_COOKIE: CookieNote(
-        "Remembers whether you read in light or dark mode.",
-        f"{THEME_DAYS} days",
-        FIRST_PARTY,
-    ),
-    ANALYTICS_COOKIE: CookieNote(
-        "A random visitor ID this site's server sets on each article view, to count "
-        "returning readers.",
-        f"{ANALYTICS_DAYS} days",
-        FIRST_PARTY,
-    ),
-    "_ga": CookieNote(
-        "Visitor ID written by the analytics script on this site's domain.",
-        f"{ANALYTICS_DAYS} days",
-        THIRD_PARTY_SCRIPT,
-    ),
-    "_ga_*": CookieNote(
-        "Session state of a Google Analytics property. Declared so that it follows your "
-        "Analytics choice if a script sets it; the demo script does not.",
-        "Up to 13 months",
-        THIRD_PARTY_SCRIPT,
-    ),
-    "_gid": CookieNote(
-        "Daily visitor ID used by Google Analytics. Declared; the demo script does not set it.",
-        "24 hours",
-        THIRD_PARTY_SCRIPT,
-    ),
-    "_fbp": CookieNote(
-        "Browser ID written by the ad network's script to link ad views to visits.",
-        "90 days",
-        THIRD_PARTY_SCRIPT,
-    ),
-    "_gcl_au": CookieNote(
-        "Links ad clicks to later visits (Google Ads conversion linker). Declared; the demo "
-        "does not set it.",
-        "90 days",
-        THIRD_PARTY_SCRIPT,
-    ),
-    "IDE": CookieNote(
-        "Advertising ID an ad network keeps on its own domain, reachable through the "
-        "tracking pixel. Declared; the demo pixel does not set it.",
-        "Up to 13 months",
-        THIRD_PARTY,
-    ),
-}
-
-UNDESCRIBED = CookieNote("See the category description.", "Varies", FIRST_PARTY)
-
-
-@dataclass(frozen=True)
-class CookieRow:
-    """One line of the cookie table on the privacy page."""
-
-    name: str
-    category: str
-    purpose: str
-    lifetime: str
-    party: str
-
-
-def cookie_table(settings: ConsentSettings) -> list[CookieRow]:
-    """Every cookie the settings declare, necessary ones first, for the privacy page."""
-    consent_lifetime = (
-        f"{settings.accept_days} days after allowing anything, "
-        f"{settings.reject_days} days after refusing everything"
-    )
-    rows = [
-        CookieRow(
-            name=settings.cookie_name,
-            category="Strictly necessary",
-            purpose="Stores your cookie choices, signed so they cannot be altered.",
-            lifetime=consent_lifetime,
-            party=FIRST_PARTY,
-        )
-    ]
-    for name in settings.necessary_cookies:
-        note = COOKIE_NOTES.get(name, UNDESCRIBED)
-        rows.append(CookieRow(name, "Strictly necessary", note.purpose, note.lifetime, note.party))
-    for category in settings.categories:
-        for name in category.cookies:
-            note = COOKIE_NOTES.get(name, UNDESCRIBED)
-            rows.append(CookieRow(name, category.title, note.purpose, note.lifetime, note.party))
-    return rows

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import secrets
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -22,15 +23,17 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 from starlette.templating import Jinja2Templates
 
-from consent import ConsentSettings, get_consent
+from consent import ConsentSettings, ConsentState, get_consent
+from consent.declaration import cookie_declaration
 
 from .articles import ARTICLES, find_article
 from .cookie_policy import (
+    AD_NETWORK_SERVICE,
     ANALYTICS_COOKIE,
     ANALYTICS_DAYS,
+    ANALYTICS_SERVICE,
     THEME_COOKIE,
     THEME_DAYS,
-    cookie_table,
 )
 
 TEMPLATES_DIR = Path(__file__).parent / "templates"
@@ -65,6 +68,8 @@ def make_templates(*, tracker_url: str, preferences_url: str) -> Jinja2Templates
         tracker=tracker_url,
         preferences_url=preferences_url,
         themes=THEMES,
+        analytics_service=ANALYTICS_SERVICE,
+        ad_service=AD_NETWORK_SERVICE,
     )
 
     def page_context(request: Request) -> dict[str, Any]:
@@ -80,12 +85,42 @@ def make_templates(*, tracker_url: str, preferences_url: str) -> Jinja2Templates
     return Jinja2Templates(env=env, context_processors=[page_context])
 
 
+@dataclass(frozen=True)
+class Choice:
+    """One category of the visitor's current choices, as the privacy page words it."""
+
+    title: str
+    summary: str
+    """Either "allowed" or "refused", or each service's state when only some are allowed."""
+
+
+def current_choices(settings: ConsentSettings, consent: ConsentState) -> list[Choice]:
+    """What the visitor allows, by category: a category allowed as a whole covers all of
+    its services; else the services allowed one by one are named beside the others."""
+    choices = []
+    for category in settings.categories:
+        allowed = [consent.allows(service.key) for service in category.services]
+        if consent.allows(category.key) or not any(allowed):
+            summary = "allowed" if consent.allows(category.key) else "refused"
+        else:
+            summary = ", ".join(
+                f"{service.name} {'allowed' if one else 'refused'}"
+                for service, one in zip(category.services, allowed, strict=True)
+            )
+        choices.append(Choice(category.title, summary))
+    return choices
+
+
 class SiteViews:
     """The request handlers, sharing the templates and the consent settings."""
 
     def __init__(self, templates: Jinja2Templates, settings: ConsentSettings) -> None:
         self.templates = templates
         self.settings = settings
+        # The privacy page's cookie tables: what the middleware enforces, in English,
+        # made once (the settings do not change while the site runs).
+        self.declaration = cookie_declaration(settings, "en")
+        self.services = {s.key: s for category in settings.categories for s in category.services}
 
     @property
     def routes(self) -> list[Route]:
@@ -123,7 +158,10 @@ class SiteViews:
         article = find_article(request.path_params["slug"])
         if article is None:
             raise HTTPException(status_code=404)
-        response = self.templates.TemplateResponse(request, "article.html", {"article": article})
+        video_service = self.services[article.video.service] if article.video else None
+        response = self.templates.TemplateResponse(
+            request, "article.html", {"article": article, "video_service": video_service}
+        )
         # Deliberately unconditional, as most sites' analytics code is: the middleware
         # removes this header for visitors who have not granted "analytics".
         visitor_id = request.cookies.get(ANALYTICS_COOKIE, "")
@@ -174,20 +212,18 @@ class SiteViews:
         return RedirectResponse("/", status_code=303)
 
     async def privacy(self, request: Request) -> Response:
-        """The privacy and cookie policy, with the visitor's current choices."""
+        """The privacy and cookie policy: the cookie declaration, and the visitor's
+        current choices."""
         consent = get_consent(request)
-        choices = [
-            (category.title, consent.allows(category.key)) for category in self.settings.categories
-        ]
         page = self.templates.TemplateResponse(
             request,
             "privacy.html",
             {
-                "categories": self.settings.categories,
-                "cookie_rows": cookie_table(self.settings),
+                "declaration": self.declaration,
+                "policy_url": f"{self.settings.path_prefix}/policy",
                 "decided": consent.decided,
                 "gpc": consent.gpc,
-                "choices": choices,
+                "choices": current_choices(self.settings, consent),
                 "log_enabled": self.settings.log_url is not None,
                 "log_truncated_ip": self.settings.log_ip == "truncated",
             },

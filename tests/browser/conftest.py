@@ -51,6 +51,14 @@ def start(
             time.sleep(0.1)
 
 
+def served(kind: str) -> Iterator[str]:
+    """A fixture's body: the ``tests.browser.serve`` app of that kind, its origin, then stop."""
+    process, origin = start(kind, "127.0.0.1")
+    yield origin
+    process.terminate()
+    process.wait(timeout=10)
+
+
 @dataclass(frozen=True)
 class Servers:
     site: str

@@ -116,6 +116,10 @@ def main() -> None:
         app = regimes_app()
     elif kind == "regimes-shared":
         app = regimes_app(cache_mode="shared")
+    elif kind in ("services", "services-shared"):
+        from tests.browser.services_site import services_app
+
+        app = services_app(cache_mode="shared" if kind == "services-shared" else "vary")
     elif kind == "tracker":
         # The example is loaded as a package of this name by load_demo_site().
         app = importlib.import_module("consent_article_site.thirdparty").create_tracker_app()

@@ -98,7 +98,7 @@ def test_gated_video_shows_a_placeholder_that_allows_its_category(
 ) -> None:
     requests = tracker_requests(page)
     page.goto(servers.site + VIDEO_ARTICLE)
-    placeholder = page.locator("[data-consent-placeholder=media]")
+    placeholder = page.locator("[data-consent-placeholder=harbourton-video]")
     expect(placeholder).to_be_visible()
     assert requests == []
     placeholder.get_by_role("button").click()

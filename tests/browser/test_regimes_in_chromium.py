@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -10,7 +9,7 @@ import pytest
 from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Browser, Page, expect
 
-from tests.browser.conftest import start
+from tests.browser.conftest import served
 from tests.browser.test_banner_in_chromium import serious
 
 CALIFORNIA = {"x-test-country": "US", "x-test-region": "CA"}
@@ -20,23 +19,15 @@ CONTROL = "[data-consent-settings]"
 CHOICES = "Your Privacy Choices"
 
 
-def serve(kind: str) -> Iterator[str]:
-    process: subprocess.Popen[bytes]
-    process, origin = start(kind, "127.0.0.1")
-    yield origin
-    process.terminate()
-    process.wait(timeout=10)
-
-
 @pytest.fixture(scope="module")
 def site() -> Iterator[str]:
-    yield from serve("regimes")
+    yield from served("regimes")
 
 
 @pytest.fixture(scope="module")
 def shared_site() -> Iterator[str]:
     """The same site with ``cache_mode="shared"``: one page per place, for everyone."""
-    yield from serve("regimes-shared")
+    yield from served("regimes-shared")
 
 
 @contextmanager

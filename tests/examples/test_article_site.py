@@ -3,12 +3,28 @@
 from __future__ import annotations
 
 import gc
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from html.parser import HTMLParser
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
+import uvicorn
 from starlette.testclient import TestClient
+from typer.testing import CliRunner
 
 from consent import ConsentSettings
+from consent.cli import app as cli_app
 from examples.article_site.app import create_app
 from examples.article_site.articles import ARTICLES
 from examples.article_site.thirdparty import create_tracker_app
@@ -174,6 +190,7 @@ def test_pixel_and_video_have_no_src_for_undecided_visitor() -> None:
     assert pixel["data-src"] == "/thirdparty/pixel.gif"
     assert "src" not in iframe
     assert iframe["data-consent-category"] == "media"
+    assert iframe["data-consent-service"] == "harbourton-video"
     assert iframe["data-src"] == "/thirdparty/video.html"
 
 
@@ -280,6 +297,9 @@ def test_unknown_path_gets_the_sites_404_page(path: str) -> None:
         ("/ads.js", "application/javascript"),
         ("/pixel.gif", "image/gif"),
         ("/video.html", "text/html; charset=utf-8"),
+        ("/vistaline.html", "text/html; charset=utf-8"),
+        ("/privacy/harbourton-video", "text/html; charset=utf-8"),
+        ("/", "text/html; charset=utf-8"),
     ],
 )
 def test_tracker_app_serves_third_party_files(path: str, media_type: str) -> None:
@@ -332,3 +352,128 @@ def test_site_freezes_its_start_up_heap_only_when_asked(freeze: bool) -> None:
             assert (gc.get_freeze_count() > 0) is freeze
     finally:
         gc.unfreeze()
+
+
+# --- consent demo: the site, and its third parties on a second origin ----------------------
+
+
+@contextmanager
+def running_demo(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], str, str]]:
+    """``consent demo`` on two free ports: the process, the site's URL and the trackers'
+    origin, as it prints them, once both servers answer."""
+    command = [sys.executable, "-m", "consent.cli", "demo", "--port", "0", "--tracker-port", "0"]
+    process = subprocess.Popen(
+        [*command, "--db", f"sqlite:///{tmp_path / 'demo.db'}"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        cwd=tmp_path,
+    )
+    try:
+        assert process.stdout is not None
+        site = re.search(r"article site at (http://\S+?)/?$", process.stdout.readline())
+        tracker = re.search(r"second origin\) at (http://\S+?)/?$", process.stdout.readline())
+        assert site is not None
+        assert tracker is not None
+        for origin in (site[1], tracker[1]):
+            wait_until_it_answers(origin + "/")
+        yield process, site[1], tracker[1]
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(timeout=10)
+
+
+def wait_until_it_answers(url: str) -> None:
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            urllib.request.urlopen(url, timeout=2).close()
+            return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
+
+
+def status_of(url: str) -> int:
+    try:
+        with urllib.request.urlopen(url, timeout=5) as response:
+            return int(response.status)
+    except urllib.error.HTTPError as error:
+        return error.code
+
+
+@pytest.mark.slow
+def test_demo_loads_the_third_parties_from_a_second_origin(tmp_path: Path) -> None:
+    with running_demo(tmp_path) as (_, site, tracker):
+        assert urlsplit(site).port != urlsplit(tracker).port
+        html = urllib.request.urlopen(site + VIDEO_ARTICLE, timeout=5).read().decode()
+        sources = [attrs.get("src") or attrs.get("data-src") for _, attrs in gated_elements(html)]
+
+        assert sources == [
+            f"{tracker}/analytics.js",
+            f"{tracker}/ads.js",
+            f"{tracker}/pixel.gif",
+            f"{tracker}/video.html",
+        ]
+        assert [status_of(source) for source in sources if source] == [200, 200, 200, 200]
+        assert status_of(site + "/thirdparty/analytics.js") == 404
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM])
+def test_demo_stops_both_servers_on(stop: signal.Signals, tmp_path: Path) -> None:
+    with running_demo(tmp_path) as (process, _, _):
+        process.send_signal(stop)
+
+        # Both servers shut down, then the process ends by itself: neither is left running.
+        assert process.wait(timeout=30) == 0
+        assert process.stdout is not None
+        assert "Traceback" not in process.stdout.read()
+
+
+def test_demo_serves_the_third_parties_on_the_host_it_is_given(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    served: list[tuple[str, int, Any]] = []
+
+    async def keep(server: uvicorn.Server, **_options: Any) -> None:
+        served.append((server.config.host, server.config.port, server.config.app))
+
+    # Not started here (the tests above start them): what each server is given is kept.
+    monkeypatch.setattr(uvicorn.Server, "serve", keep)
+    options = ["--port", "0", "--tracker-host", "localhost", "--tracker-port", "0"]
+    result = CliRunner().invoke(cli_app, ["demo", *options, "--db", f"sqlite:///{tmp_path}/d.db"])
+
+    assert result.exit_code == 0, result.output
+    [(site_host, _, site), (tracker_host, tracker_port, _)] = served
+    assert (site_host, tracker_host) == ("127.0.0.1", "localhost")
+    html = TestClient(site).get(VIDEO_ARTICLE).text
+    [*_, (_, video)] = gated_elements(html)
+    assert video["data-src"] == f"http://localhost:{tracker_port}/video.html"
+
+
+@pytest.mark.parametrize("taken", ["--port", "--tracker-port"])
+def test_demo_names_the_port_it_cannot_listen_on(taken: str, tmp_path: Path) -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        options = {"--port": "0", "--tracker-port": "0", taken: str(port)}
+        arguments = [item for pair in options.items() for item in pair]
+
+        result = CliRunner().invoke(
+            cli_app, ["demo", *arguments, "--db", f"sqlite:///{tmp_path}/d.db"]
+        )
+
+    assert result.exit_code == 2
+    assert f"Invalid value for {taken}" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_demo_refuses_one_origin_for_both() -> None:
+    result = CliRunner().invoke(cli_app, ["demo", "--port", "8123", "--tracker-port", "8123"])
+
+    assert result.exit_code == 2
+    assert "Invalid value for --tracker-port" in result.output

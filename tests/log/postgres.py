@@ -118,11 +118,6 @@ class PostgresServer:
         return name
 
 
-def _postgres_bin_dir() -> Path | None:
-    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/pg_ctl"))
-    return Path(found[-1]).parent if found else None
-
-
 def postgres_bin_dir() -> Path | None:
     """Where the newest installed PostgreSQL keeps ``initdb`` and ``pg_ctl``; None if absent."""
     found = sorted(glob.glob("/usr/lib/postgresql/*/bin/pg_ctl"))

@@ -31,6 +31,7 @@ from consent.log import (
     ConsentEvent,
     Regime,
     is_region_code,
+    is_service_key,
     verify_log,
 )
 from consent.log.chain import GENESIS_HASH, ChainChecker, canonical_event, chain_hash
@@ -56,6 +57,9 @@ def _text(max_size: int, min_size: int = 0) -> st.SearchStrategy[str]:
 _KEYS = st.lists(_text(24, min_size=1), max_size=5, unique=True).map(
     lambda keys: tuple(sorted(keys))
 )
+_SERVICE_KEYS = st.lists(
+    st.from_regex(r"[a-z][a-z0-9_-]{0,47}", fullmatch=True), max_size=4, unique=True
+).map(lambda keys: tuple(sorted(keys)))
 _OFFSETS = st.timedeltas(min_value=timedelta(hours=-23), max_value=timedelta(hours=23)).map(
     lambda offset: timezone(timedelta(minutes=offset // timedelta(minutes=1)))
 )
@@ -77,6 +81,7 @@ events = st.builds(
     ip=st.none() | _text(64),
     regime=st.sampled_from(REGIMES),
     region=st.none() | st.from_regex(r"[A-Z]{2}(-[A-Z0-9]{1,3})?", fullmatch=True),
+    services=_SERVICE_KEYS,
     event_id=st.uuids().map(lambda value: value.hex),
 )
 
@@ -84,6 +89,7 @@ events = st.builds(
 def by_hand(event: ConsentEvent, seq: int, prev_hash: str) -> str:
     """The hash, from the canonical form as the module docstring of chain.py states it."""
     keys = [json.dumps(list(keys), separators=(",", ":")) for keys in (event.granted, event.denied)]
+    services = json.dumps(list(event.services), separators=(",", ":"))
     moment = event.occurred_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
     texts = [
         str(seq),
@@ -99,9 +105,9 @@ def by_hand(event: ConsentEvent, seq: int, prev_hash: str) -> str:
         "1" if event.gpc else "0",
         event.ip or "",
     ]
-    # Then regime and region, less those at the end that hold their defaults.
-    later = [event.regime, event.region or ""]
-    while later and later[-1] == ("opt-in", "")[len(later) - 1]:
+    # Then regime, region and services, less those at the end that hold their defaults.
+    later = [event.regime, event.region or "", services]
+    while later and later[-1] == ("opt-in", "", "[]")[len(later) - 1]:
         later.pop()
     canonical = "\x00".join([*texts, *later])
     assert canonical == canonical_event(
@@ -119,6 +125,7 @@ def by_hand(event: ConsentEvent, seq: int, prev_hash: str) -> str:
         event.ip,
         event.regime,
         event.region,
+        services,
     )
     return chain_hash(prev_hash, canonical)
 
@@ -282,23 +289,42 @@ def test_the_hashed_text_has_not_changed() -> None:
     assert (first["hash"], second["hash"]) == _EARLIER_HASHES
 
 
-def test_spool_lines_of_the_previous_release_still_read() -> None:
-    # Spooled before regimes existed (an outage across the upgrade): read as opt-in,
-    # region unknown, which is how the events stored before them read too.
-    for event, line in zip(_EARLIER_EVENTS, _EARLIER_SPOOL_LINES, strict=True):
-        parsed, notice = parse_entry_line(line.encode())
-        assert (parsed, notice) == (event, {"title": "Cookies"})
-        assert (parsed.regime, parsed.region) == ("opt-in", None)
-
-
-# What this release spools: the earlier lines, with regime and region after ip.
-_SPOOL_LINES = (
+# What the release at schema version 2 spooled: the earlier lines, with regime and
+# region after ip.
+_SCHEMA_2_SPOOL_LINES = (
     _EARLIER_SPOOL_LINES[0].replace(',"notice"', ',"regime":"opt-in","region":null,"notice"'),
     _EARLIER_SPOOL_LINES[1].replace(',"notice"', ',"regime":"opt-out","region":"US-CA","notice"'),
 )
-_SPOOLED_EVENTS = (
+_SCHEMA_2_EVENTS = (
     _EARLIER_EVENTS[0],
     dataclasses.replace(_EARLIER_EVENTS[1], regime="opt-out", region="US-CA"),
+)
+
+
+@pytest.mark.parametrize(
+    ("lines", "spooled"),
+    [(_EARLIER_SPOOL_LINES, _EARLIER_EVENTS), (_SCHEMA_2_SPOOL_LINES, _SCHEMA_2_EVENTS)],
+    ids=["schema-1", "schema-2"],
+)
+def test_spool_lines_of_earlier_releases_still_read(
+    lines: tuple[str, ...], spooled: tuple[ConsentEvent, ...]
+) -> None:
+    # Spooled before a field existed (an outage across the upgrade): read with its
+    # default (opt-in, region unknown, no services), as the events stored before it.
+    for event, line in zip(spooled, lines, strict=True):
+        parsed, notice = parse_entry_line(line.encode())
+        assert (parsed, notice) == (event, {"title": "Cookies"})
+        assert parsed.services == ()
+
+
+# What this release spools: the lines of schema version 2, with services after region.
+_SPOOL_LINES = (
+    _SCHEMA_2_SPOOL_LINES[0].replace(',"notice"', ',"services":[],"notice"'),
+    _SCHEMA_2_SPOOL_LINES[1].replace(',"notice"', ',"services":["hotjar","youtube"],"notice"'),
+)
+_SPOOLED_EVENTS = (
+    _SCHEMA_2_EVENTS[0],
+    dataclasses.replace(_SCHEMA_2_EVENTS[1], services=("hotjar", "youtube")),
 )
 
 
@@ -309,18 +335,25 @@ def test_spool_lines_have_not_changed() -> None:
 
 
 @pytest.mark.parametrize(
-    ("regime", "region", "ending"),
+    ("regime", "region", "services", "ending"),
     [
-        ("opt-in", None, "\x00203.0.113.0/24"),
-        ("opt-out", None, "\x00203.0.113.0/24\x00opt-out"),
-        ("opt-in", "FR", "\x00203.0.113.0/24\x00opt-in\x00FR"),
-        ("none", "US-CA", "\x00203.0.113.0/24\x00none\x00US-CA"),
+        ("opt-in", None, (), "\x00203.0.113.0/24"),
+        ("opt-out", None, (), "\x00203.0.113.0/24\x00opt-out"),
+        ("opt-in", "FR", (), "\x00203.0.113.0/24\x00opt-in\x00FR"),
+        ("none", "US-CA", (), "\x00203.0.113.0/24\x00none\x00US-CA"),
+        ("opt-in", None, ("youtube",), '\x00203.0.113.0/24\x00opt-in\x00\x00["youtube"]'),
+        (
+            "opt-out",
+            "US-CA",
+            ("hotjar", "youtube"),
+            '\x00203.0.113.0/24\x00opt-out\x00US-CA\x00["hotjar","youtube"]',
+        ),
     ],
 )
-def test_regime_and_region_are_hashed_unless_left_at_their_defaults(
-    regime: Regime, region: str | None, ending: str
+def test_later_fields_are_hashed_unless_left_at_their_defaults(
+    regime: Regime, region: str | None, services: tuple[str, ...], ending: str
 ) -> None:
-    event = dataclasses.replace(_EARLIER_EVENTS[0], regime=regime, region=region)
+    event = dataclasses.replace(_EARLIER_EVENTS[0], regime=regime, region=region, services=services)
     row = event_row(event, 1, GENESIS_HASH)
     canonical = canonical_event(*(row[field.name] for field in HASHED_FIELDS))
     assert canonical.endswith(ending)
@@ -329,24 +362,35 @@ def test_regime_and_region_are_hashed_unless_left_at_their_defaults(
     assert row["hash"] == chain_hash(GENESIS_HASH, canonical)
 
 
-# The hashes of the first earlier event under each regime and region, as this release
-# writes them: a log written now must verify the same way later.
-_LATER_HASHES: dict[tuple[Regime, str | None], str] = {
-    ("opt-in", None): _EARLIER_HASHES[0],
-    ("opt-out", None): "1125c3b975f83f15891ea01a42af608aa2b9202619963d5dfad350c07b8f6313",
-    ("opt-in", "FR"): "1c1fc745a344e4fafaa24d5580725c3b10a0f0706c5f171938604473a0558648",
-    ("none", "US-CA"): "b28a31ed23c82969d43090796d2ae00420f6b53d7cd0163ee8d8e0236468bd36",
+# The hashes of the first earlier event under each regime, region and services, as the
+# releases wrote them: a log written now must verify the same way later.
+_LATER_HASHES: dict[tuple[Regime, str | None, tuple[str, ...]], str] = {
+    ("opt-in", None, ()): _EARLIER_HASHES[0],
+    ("opt-out", None, ()): "1125c3b975f83f15891ea01a42af608aa2b9202619963d5dfad350c07b8f6313",
+    ("opt-in", "FR", ()): "1c1fc745a344e4fafaa24d5580725c3b10a0f0706c5f171938604473a0558648",
+    ("none", "US-CA", ()): "b28a31ed23c82969d43090796d2ae00420f6b53d7cd0163ee8d8e0236468bd36",
+    ("opt-in", None, ("youtube",)): (
+        "709b9720111558c530b1bd71ec6c3fc7cc001c656a5732c2c467a64fd1e5ab63"
+    ),
+    ("opt-out", "US-CA", ("hotjar", "youtube")): (
+        "b19bd5d3713bcbb8b3e2d92a93616651efb53f0fac98013261b706d3e242feff"
+    ),
+    ("opt-in", "FR", ("a_b", "google-analytics")): (
+        "ec556c9531cab2ec39be3039b7be213664f297c0a1fa443ea9f5d9c315051239"
+    ),
 }
 
 
-def test_the_hashed_text_of_regime_and_region_has_not_changed() -> None:
+def test_the_hashed_text_of_the_later_fields_has_not_changed() -> None:
     hashes = {
-        place: event_row(
-            dataclasses.replace(_EARLIER_EVENTS[0], regime=place[0], region=place[1]),
+        later: event_row(
+            dataclasses.replace(
+                _EARLIER_EVENTS[0], regime=later[0], region=later[1], services=later[2]
+            ),
             1,
             GENESIS_HASH,
         )["hash"]
-        for place in _LATER_HASHES
+        for later in _LATER_HASHES
     }
     assert hashes == _LATER_HASHES
 
@@ -365,12 +409,32 @@ def test_the_hashed_text_of_regime_and_region_has_not_changed() -> None:
         ("region", "US_CA"),
         ("region", "F\x00"),
         ("region", " FR"),
+        ("services", ["youtube"]),
+        ("services", "youtube"),
+        ("services", ("YouTube",)),
+        ("services", ("",)),
+        ("services", ("1password",)),
+        ("services", ("you tube",)),
+        ("services", ('you"tube',)),
+        ("services", ("youtube\x00",)),
+        ("services", ("a" * 49,)),
+        ("services", (7,)),
+        ("services", ("youtube", "hotjar")),
+        ("services", ("youtube", "youtube")),
     ],
 )
-def test_an_event_refuses_a_regime_or_region_the_log_would_not_hold(name: str, value: str) -> None:
+def test_an_event_refuses_a_value_the_log_would_not_hold(name: str, value: Any) -> None:
     changes: dict[str, Any] = {name: value}
     with pytest.raises(ValueError, match=f"^{name}: "):
         dataclasses.replace(_EARLIER_EVENTS[0], **changes)
+
+
+@pytest.mark.parametrize(
+    "services", [(), ("youtube",), ("a" * 48,), ("a_b", "google-analytics", "x"), ("h0tjar",)]
+)
+def test_service_keys_are_services(services: tuple[str, ...]) -> None:
+    assert all(is_service_key(key) for key in services)
+    assert dataclasses.replace(_EARLIER_EVENTS[0], services=services).services == services
 
 
 @pytest.mark.parametrize("region", ["FR", "US-CA", "GB-ENG", "FR-75C", "IT-21", "ES-M"])

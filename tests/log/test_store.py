@@ -90,6 +90,7 @@ def test_event_fields_round_trip(log_url: str, tmp_path: Path) -> None:
         ip="203.0.113.0/24",
         regime="opt-out",
         region="US-CA",
+        services=("hotjar", "youtube"),
     )
     log = open_consent_log(log_url, spool_path=tmp_path / "spool")
 
@@ -101,7 +102,7 @@ def test_event_fields_round_trip(log_url: str, tmp_path: Path) -> None:
     (row,) = query(
         log_url,
         "SELECT event_id, consent_id, action, granted, denied, revision, locale, mechanism, "
-        "notice_hash, gpc, ip, prev_hash, regime, region FROM consent_events",
+        "notice_hash, gpc, ip, prev_hash, regime, region, services FROM consent_events",
     )
     assert row[:9] == (
         original.event_id,
@@ -115,7 +116,7 @@ def test_event_fields_round_trip(log_url: str, tmp_path: Path) -> None:
         NOTICE_HASH,
     )
     assert (bool(row[9]), row[10], row[11]) == (True, "203.0.113.0/24", "0" * 64)
-    assert row[12:] == ("opt-out", "US-CA")
+    assert row[12:] == ("opt-out", "US-CA", '["hotjar","youtube"]')
 
 
 def test_notice_is_stored_once_per_hash(log_url: str, tmp_path: Path) -> None:
@@ -146,7 +147,7 @@ def test_schema_is_versioned_and_start_is_idempotent(log_url: str, tmp_path: Pat
     assert query(log_url, "SELECT version FROM consent_schema_version ORDER BY version") == [
         (version,) for version in range(1, SCHEMA_VERSION + 1)
     ]
-    assert SCHEMA_VERSION == 2
+    assert SCHEMA_VERSION == 3
     assert query(log_url, "SELECT head_seq, anchor_seq FROM consent_chain") == [(0, 0)]
 
 

@@ -18,6 +18,8 @@ from tests.log.conftest import NOTICE, make_event
 from tests.log.helpers import event_count, execute, query, verify
 
 DAY0 = datetime(2026, 1, 1, 12, tzinfo=UTC)
+SERVICES = {2: ("youtube",), 3: ("hotjar", "youtube")}
+"""The services of the events of :func:`fill` that allow some, by seq."""
 
 
 def fill(url: str, tmp_path: Path, count: int = 10) -> list[str]:
@@ -25,7 +27,8 @@ def fill(url: str, tmp_path: Path, count: int = 10) -> list[str]:
 
     Their regimes and regions go round, so that every combination is in the chain:
     seq 1 opt-in and no region (hashed as before regimes), 2 opt-out in FR, 3 none,
-    4 opt-in in FR, 5 opt-out, 6 none in FR...
+    4 opt-in in FR, 5 opt-out, 6 none in FR... Seq 2 allows the service youtube, seq 3
+    hotjar and youtube (:data:`SERVICES`), the others none.
     """
     log = SqlConsentLog(url, spool_path=tmp_path / "spool")
     events = [
@@ -34,6 +37,7 @@ def fill(url: str, tmp_path: Path, count: int = 10) -> list[str]:
             occurred_at=DAY0 + timedelta(days=n),
             regime=REGIMES[n % 3],
             region=(None, "FR")[n % 2],
+            services=SERVICES.get(n + 1, ()),
         )
         for n in range(count)
     ]
@@ -85,6 +89,7 @@ def _forged_row(url: str, seq: int, prev_hash: str) -> str:
         None,
         "opt-in",
         None,
+        "[]",
     )
     stored_time = (
         "2026-01-05 00:00:00.000000" if url.startswith("sqlite") else "2026-01-05T00:00:00Z"
@@ -165,6 +170,32 @@ TAMPERINGS: list[tuple[str, Callable[[str], list[str]], int, str]] = [
         "add a region",
         lambda url: ["UPDATE consent_events SET region = 'US-CA' WHERE seq = 1"],
         1,
+        "edited",
+    ),
+    (
+        "edit the services",
+        lambda url: ["""UPDATE consent_events SET services = '["hotjar"]' WHERE seq = 2"""],
+        2,
+        "edited",
+    ),
+    (
+        "reorder the services",
+        lambda url: [
+            """UPDATE consent_events SET services = '["youtube","hotjar"]' WHERE seq = 3"""
+        ],
+        3,
+        "edited",
+    ),
+    (
+        "remove the services",
+        lambda url: ["UPDATE consent_events SET services = '[]' WHERE seq = 3"],
+        3,
+        "edited",
+    ),
+    (
+        "give services to an event hashed as before regimes",
+        lambda url: ["""UPDATE consent_events SET services = '["youtube"]' WHERE seq = 7"""],
+        7,
         "edited",
     ),
     ("delete a row", lambda url: ["DELETE FROM consent_events WHERE seq = 5"], 6, "deleted"),
@@ -291,19 +322,38 @@ def test_deleting_the_first_events_without_purge_is_found(log_url: str, tmp_path
     assert "seq 1–2" in problem.reason
 
 
-def test_a_regime_moved_into_the_field_before_it_is_found(sqlite_url: str, tmp_path: Path) -> None:
-    # seq 5 is opt-out with no ip and no region: its text ends "\x00\x00opt-out". The same
-    # text, with regime opt-in (left out of it) and an ip of "\x00opt-out", matches the
-    # stored hash: only the count of separators tells the two apart.
+@pytest.mark.parametrize(
+    ("edit", "seq", "moved"),
+    [
+        # seq 5 is opt-out with no ip, no region and no services: its text ends
+        # "\x00\x00opt-out". The same text, with regime opt-in (left out of it) and
+        # an ip of "\x00opt-out", matches the stored hash.
+        (
+            "UPDATE consent_events SET ip = char(0) || 'opt-out', regime = 'opt-in' WHERE seq = 5",
+            5,
+            "\x00opt-out",
+        ),
+        # seq 3 has no region and two services: its text ends
+        # '\x00none\x00\x00["hotjar","youtube"]'; so does the text with no services
+        # (left out of it) and the services moved into the region.
+        (
+            "UPDATE consent_events SET region = char(0) || services, services = '[]' WHERE seq = 3",
+            3,
+            '\x00["hotjar","youtube"]',
+        ),
+    ],
+    ids=["regime-into-ip", "services-into-region"],
+)
+def test_a_later_field_moved_into_the_field_before_it_is_found(
+    sqlite_url: str, tmp_path: Path, edit: str, seq: int, moved: str
+) -> None:
+    # Only the count of separators tells the forged text from the one that was hashed.
     event_ids = fill(sqlite_url, tmp_path)
-    execute(
-        sqlite_url,
-        "UPDATE consent_events SET ip = char(0) || 'opt-out', regime = 'opt-in' WHERE seq = 5",
-    )
-    (ip,) = query(sqlite_url, "SELECT ip FROM consent_events WHERE seq = 5")[0]
-    assert ip == "\x00opt-out"
+    execute(sqlite_url, edit)
+    row = query(sqlite_url, f"SELECT ip, region FROM consent_events WHERE seq = {seq}")[0]
+    assert moved in row
     for workers in (1, 3):
         problem = verify(sqlite_url, workers=workers).problem
         assert problem is not None
-        assert (problem.seq, problem.event_id) == (5, event_ids[4])
+        assert (problem.seq, problem.event_id) == (seq, event_ids[seq - 1])
         assert problem.reason == "a field holds a NUL character: forged"
