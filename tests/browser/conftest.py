@@ -6,8 +6,6 @@ import os
 import socket
 import subprocess
 import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +14,7 @@ import pytest
 from playwright.sync_api import Browser, BrowserContext, Page
 
 from tests.chromium import chromium
+from tests.processes import wait_until_answers
 
 ROOT = Path(__file__).parent.parent.parent
 TRACKER_HOST = "127.0.0.2"
@@ -37,18 +36,8 @@ def start(
         env={**os.environ, **(environment or {})},
     )
     origin = f"http://{host}:{port}"
-    deadline = time.monotonic() + 20
-    while True:
-        try:
-            urllib.request.urlopen(origin + "/", timeout=1)
-            return process, origin
-        except urllib.error.HTTPError:
-            return process, origin
-        except OSError:
-            if process.poll() is not None or time.monotonic() > deadline:
-                process.kill()
-                raise RuntimeError(f"the {kind} server did not start") from None
-            time.sleep(0.1)
+    wait_until_answers(process, origin + "/", f"the {kind} server", seconds=20)
+    return process, origin
 
 
 def served(kind: str) -> Iterator[str]:

@@ -14,14 +14,12 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 from consent.settings import CacheMode, ConsentSettings
 from consent.vcl import varnish_vcl
 from tests.log.postgres import free_port
+from tests.processes import wait_until_answers
 
 ROOT = Path(__file__).resolve().parents[2]
 SITE_VCL = ROOT / "docs" / "varnish" / "site.vcl"
@@ -42,18 +40,7 @@ look-up, each visitor's page stored for their ``Cookie`` header."""
 
 
 def wait_for(url: str, process: subprocess.Popen[bytes], what: str) -> None:
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            urllib.request.urlopen(url, timeout=1).read()
-            return
-        except urllib.error.HTTPError:
-            return
-        except OSError:
-            if process.poll() is not None or time.monotonic() > deadline:
-                process.kill()
-                raise RuntimeError(f"{what} did not start") from None
-            time.sleep(0.1)
+    wait_until_answers(process, url, what)
 
 
 class Origin:

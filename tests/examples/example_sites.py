@@ -11,10 +11,7 @@ import re
 import socket
 import subprocess
 import sys
-import time
 import tomllib
-import urllib.error
-import urllib.request
 from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, fields
@@ -25,6 +22,8 @@ from typing import Any
 import pytest
 from starlette.testclient import TestClient
 from starlette.types import ASGIApp
+
+from tests.processes import wait_until_answers
 
 ROOT = Path(__file__).resolve().parents[2]
 BUILT_HERE = {"fastapi_blog", "litestar_news", "quart_magazine"}
@@ -155,12 +154,21 @@ def free_port() -> int:
 
 
 @contextmanager
-def running(example: Example, log_url: str) -> Iterator[tuple[subprocess.Popen[str], str]]:
+def running(
+    example: Example, log_url: str | None, temporary: Path | None = None
+) -> Iterator[tuple[subprocess.Popen[str], str]]:
     """The example started as its README says, with its article served; killed on leaving
-    if still running. Yields the process (output in ``stdout``) and the site's origin."""
+    if still running. Yields the process (output in ``stdout``) and the site's origin.
+
+    ``log_url`` None leaves the example its own default log, in ``temporary`` (``TMPDIR``).
+    """
     port = free_port()
     environment = {k: v for k, v in os.environ.items() if not k.startswith("CONSENT_")}
-    environment.update(PORT=str(port), CONSENT_LOG_URL=log_url)
+    environment.update(PORT=str(port))
+    if log_url is not None:
+        environment.update(CONSENT_LOG_URL=log_url)
+    if temporary is not None:
+        environment.update(TMPDIR=str(temporary))
     process = subprocess.Popen(
         start_command(example),
         cwd=ROOT,
@@ -180,16 +188,4 @@ def running(example: Example, log_url: str) -> Iterator[tuple[subprocess.Popen[s
 
 
 def wait_until_served(process: subprocess.Popen[str], url: str) -> None:
-    deadline = time.monotonic() + 60  # a bound on a hung start, not a speed requirement
-    while True:
-        try:
-            with urllib.request.urlopen(url, timeout=10):
-                return
-        except urllib.error.HTTPError:
-            return
-        except OSError:
-            if process.poll() is not None or time.monotonic() > deadline:
-                process.kill()
-                output = process.communicate()[0]
-                raise AssertionError(f"the site did not start: {output}") from None
-            time.sleep(0.1)
+    wait_until_answers(process, url, "the site", seconds=60)

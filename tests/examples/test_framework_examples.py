@@ -258,10 +258,19 @@ def test_readme_starts_with_a_description_and_the_one_command(example: Example) 
 
 @pytest.mark.slow
 @each_example
-def test_readme_command_serves_the_site_and_stops_cleanly(example: Example, tmp_path: Path) -> None:
+@pytest.mark.parametrize("own_log", [False, True], ids=["log-url", "default-log"])
+def test_readme_command_serves_the_site_and_stops_cleanly(
+    example: Example, tmp_path: Path, own_log: bool
+) -> None:
+    """As started by the README's command: with ``CONSENT_LOG_URL``, and without it (the
+    example's own SQLite log in the temporary directory)."""
     database = tmp_path / "consent-log.db"
+    log_url: str | None = f"sqlite:///{database}"
+    if own_log:
+        database = tmp_path / f"consent-{example.name.replace('_', '-')}.db"
+        log_url = None
 
-    with running(example, f"sqlite:///{database}") as (process, origin):
+    with running(example, log_url, temporary=tmp_path) as (process, origin):
         with urllib.request.urlopen(origin + example.article, timeout=10) as answer:
             page = answer.read().decode()
         decision = f"action=accept_all&next={example.article}".encode()
