@@ -19,10 +19,9 @@ from typing import Final
 from . import catalogue
 from .category import NECESSARY, bundled_locales
 from .cli_output import OutputFormat, console, errors, table_of
+from .cookies import UNDECLARED
 from .log.kinds import iso_utc
 from .log.read import CookieRow
-
-UNDECLARED: Final = "UNDECLARED"
 
 COLUMNS: Final = (
     "name",

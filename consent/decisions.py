@@ -16,6 +16,7 @@ from .cookie_headers import split_cookie_header
 from .cookies import CookiePolicy
 from .forms import Decision
 from .log import Action, ConsentEvent, ConsentLog, Mechanism, truncate_ip
+from .service import ServiceGroups
 from .settings import NECESSARY, ConsentSettings
 from .state import ConsentState
 from .visitor import Visitor, request_header
@@ -53,6 +54,8 @@ class Decisions:
         self._gpc_categories = settings.gpc_opt_out_keys
         self._service_categories = settings.service_categories
         self.services = frozenset(self._service_categories)
+        self.services_of = ServiceGroups(self._service_categories).of
+        """The services of these categories."""
         # Earlier managers' choices already logged (``import_cookies``), by digest.
         self._imported: BoundedCache[bytes, bool] = BoundedCache(BUDGETS["imports"])
 
@@ -165,10 +168,6 @@ class Decisions:
             if pair.name == imported.cookie_name and pair.name not in refused
         ]
         return headers + self._policy.expiry_headers(old, request_header(scope, b"host"), "/")
-
-    def services_of(self, categories: frozenset[str]) -> frozenset[str]:
-        """The services of these categories."""
-        return frozenset(s for s, c in self._service_categories.items() if c in categories)
 
     def state_json(self, state: ConsentState) -> dict[str, Any]:
         """The JSON form of a visitor's state, as the decision endpoint answers it."""

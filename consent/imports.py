@@ -37,7 +37,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from types import MappingProxyType
@@ -233,3 +233,10 @@ def _timestamp(raw: object) -> datetime | None:
     except (ValueError, OverflowError):
         return None
     return moment if EARLIEST <= moment <= datetime.now(UTC) else None
+
+
+READERS: Mapping[str, Callable[[str], ImportedChoice | None]] = {
+    "cc_cookie": read_cc_cookie,
+    "klaro": read_klaro,
+}
+"""The readers by the cookie each reads: the cookies ``import_cookies`` may name."""

@@ -14,21 +14,15 @@ from __future__ import annotations
 
 import base64
 import hashlib
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from .cookie import Method
 from .cookie_headers import cookie_value
-from .imports import ImportedChoice, read_cc_cookie, read_klaro
+from .imports import READERS, ImportedChoice
 from .log import Action
 from .settings import ConsentSettings
-
-READERS: Mapping[str, Callable[[str], ImportedChoice | None]] = {
-    "cc_cookie": read_cc_cookie,
-    "klaro": read_klaro,
-}
-"""The managers whose cookies can be imported, by the cookie's name."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Mapping
 from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -73,3 +74,23 @@ class Service(BaseModel):
         if unknown:
             raise ValueError(f"unknown Consent Mode type(s) {unknown}")
         return types
+
+
+class ServiceGroups:
+    """Which services each category holds: the services of granted categories, at once.
+
+    Built once from ``settings.service_categories`` (service key → category key).
+    """
+
+    def __init__(self, service_categories: Mapping[str, str]) -> None:
+        groups: dict[str, set[str]] = {}
+        for service, category in service_categories.items():
+            groups.setdefault(category, set()).add(service)
+        self._groups = {category: frozenset(keys) for category, keys in groups.items()}
+
+    def of(self, categories: Iterable[str]) -> frozenset[str]:
+        """The services of these categories."""
+        groups = self._groups
+        if not groups:
+            return frozenset()
+        return frozenset().union(*(groups.get(key, ()) for key in categories))

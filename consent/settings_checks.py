@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from .category import NECESSARY
 from .globs import is_glob
+from .imports import READERS
 
 if TYPE_CHECKING:
     from .settings import ConsentSettings
@@ -83,7 +84,7 @@ def check_categories(settings: ConsentSettings) -> None:
                 )
 
 
-IMPORTABLE = ("cc_cookie", "klaro")
+IMPORTABLE = tuple(READERS)
 """The earlier consent managers' cookies ``import_cookies`` reads."""
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from starlette.types import Scope
 
@@ -14,6 +14,7 @@ from .cookie_headers import CookiePair, cookie_value, split_cookie_header
 from .cookies import CookiePolicy
 from .migration import Imported, Importer
 from .regime import Place, RegimeReader
+from .service import ServiceGroups
 from .settings import ConsentSettings
 from .state import UNDECIDED_GRANTS, ConsentState
 
@@ -67,11 +68,7 @@ class VisitorReader:
         self._gpc_categories = settings.gpc_opt_out_keys
         self._revision = settings.policy_revision
         self._every_grant = frozenset(settings.category_keys) | UNDECIDED_GRANTS
-        services = settings.service_categories
-        self._services_of = {
-            category: frozenset(s for s, c in services.items() if c == category)
-            for category in settings.category_keys
-        }
+        self._services = ServiceGroups(settings.service_categories).of
         self._regimes = RegimeReader(settings)
         self._importer = Importer(settings) if settings.import_cookies else None
         self._shared = settings.cache_mode == "shared"
@@ -126,13 +123,6 @@ class VisitorReader:
         visitors.put(key, (visitor, expires_at), _estimated_size(visitor))
         return visitor
 
-    def _services(self, granted: frozenset[str]) -> frozenset[str]:
-        """The services of the granted categories."""
-        services_of = self._services_of
-        if not services_of:
-            return frozenset()
-        return frozenset().union(*(services_of.get(key, ()) for key in granted))
-
     def _visitor(self, cookie_header: bytes, gpc: bool, place: Place) -> Visitor:
         raw_choice = None
         if self._cookie_marker in cookie_header:
@@ -168,6 +158,7 @@ class VisitorReader:
                 revision=self._revision,
                 regime=regime,
                 region=region,
+                services=self._services(granted),
             )
         else:
             granted = choice.granted
@@ -186,8 +177,6 @@ class VisitorReader:
                 region=region,
                 services=self._services(granted) | one_by_one,
             )
-        if self._services_of and not state.decided and state.granted != UNDECIDED_GRANTS:
-            state = replace(state, services=self._services(state.granted))
         # What may be used: categories and services, one set for cookies and tags.
         usable = state.granted | state.services if state.services else state.granted
         policy = self._policy
