@@ -51,6 +51,7 @@ sys.path.insert(0, str(ROOT))
 
 import stringzilla  # noqa: E402
 
+from bench.instructions import callgrind_control, callgrind_total  # noqa: E402
 from bench.overhead.report import print_table  # noqa: E402
 from consent import catalogue  # noqa: E402
 from consent.catalogue.index import CookieInfo  # noqa: E402
@@ -280,32 +281,20 @@ def instructions_part(calls: int) -> None:
             for number, (case, count) in enumerate(
                 [("exact", 0), *((case, calls) for case in NAMES)], 1
             ):
-                _callgrind_control("-z", child.pid)
+                callgrind_control("-z", child.pid)
                 child.stdin.write(f"{case}\t{count}\n")
                 child.stdin.flush()
                 if child.stdout.readline().strip() != "done":
                     raise RuntimeError(f"the child under callgrind stopped at {case}")
-                _callgrind_control("-d", child.pid)
+                callgrind_control("-d", child.pid)
                 dump = Path(tmp) / f"callgrind.{child.pid}.{number}"
-                counts[case if count else "none"] = _total(dump)
+                counts[case if count else "none"] = callgrind_total(dump)
         finally:
             child.stdin.close()
             child.wait(timeout=600)
     print(f"Instructions per classify (callgrind, {calls:,} calls minus none):\n")
     rows = [[case, f"{(counts[case] - counts['none']) / calls:,.0f}"] for case in NAMES]
     print_table(["case", "instructions"], rows)
-
-
-def _callgrind_control(option: str, pid: int) -> None:
-    subprocess.run(["callgrind_control", option, str(pid)], check=True, capture_output=True)
-
-
-def _total(dump: Path) -> int:
-    with dump.open() as lines:
-        for line in lines:
-            if line.startswith(("summary:", "totals:")):
-                return int(line.split()[1])
-    raise RuntimeError(f"no totals in {dump}")
 
 
 PARTS = ("prefix", "classify", "load", "instructions")

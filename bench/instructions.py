@@ -64,10 +64,10 @@ def count_instructions(
         connection = _connect(port, f"/{endpoint}", headers, server)
         for _ in range(warm_up):
             _get(connection, f"/{endpoint}", headers)
-        _callgrind_control("-z", server.pid)
+        callgrind_control("-z", server.pid)
         for _ in range(requests):
             _get(connection, f"/{endpoint}", headers)
-        _callgrind_control("-d", server.pid)
+        callgrind_control("-d", server.pid)
         connection.close()
     finally:
         server.terminate()
@@ -75,7 +75,7 @@ def count_instructions(
     dumps = sorted(workdir.glob(f"{out.name}.{server.pid}.*"))
     if not dumps:
         raise RuntimeError(f"callgrind wrote no dump for {stack} {case}")
-    return _total(dumps[0]) // requests
+    return callgrind_total(dumps[0]) // requests
 
 
 def _connect(
@@ -101,11 +101,13 @@ def _get(connection: http.client.HTTPConnection, path: str, headers: dict[str, s
         raise RuntimeError(f"GET {path} answered {response.status}")
 
 
-def _callgrind_control(option: str, pid: int) -> None:
+def callgrind_control(option: str, pid: int) -> None:
+    """Ask a running callgrind to ``--zero`` or ``--dump`` its counters."""
     subprocess.run(["callgrind_control", option, str(pid)], check=True, capture_output=True)
 
 
-def _total(dump: Path) -> int:
+def callgrind_total(dump: Path) -> int:
+    """The instructions a callgrind dump counted."""
     with dump.open() as lines:
         for line in lines:
             if line.startswith(("summary:", "totals:")):
